@@ -1,0 +1,3 @@
+from blastradius.cli.app import main
+
+main()

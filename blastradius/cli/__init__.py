@@ -1,0 +1,1 @@
+"""The command-line interface: the only place that ties the pipeline stages together."""

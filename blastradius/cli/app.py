@@ -1,0 +1,50 @@
+"""The `blastradius` command: the typer application and its shared options."""
+
+from __future__ import annotations
+
+import logging
+from enum import Enum
+
+import typer
+
+from blastradius import __version__
+from blastradius.cli import collect as collect_commands
+from blastradius.cli import snapshot as snapshot_commands
+
+app = typer.Typer(
+    name="blastradius",
+    help="Offline blast-radius analysis for secrets in Kubernetes clusters that use External Secrets Operator.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+    add_completion=False,
+)
+
+
+class LogLevel(str, Enum):
+    warning = "warning"
+    info = "info"
+    debug = "debug"
+
+
+def _version_callback(show: bool) -> None:
+    if show:
+        typer.echo(f"blastradius {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    log_level: LogLevel = typer.Option(LogLevel.warning, "--log-level", help="Log level for messages on stderr."),
+    verbose: bool = typer.Option(False, "-v", "--verbose", help="Same as --log-level info."),
+    version: bool = typer.Option(False, "--version", callback=_version_callback, is_eager=True, help="Print the version and exit."),
+) -> None:
+    level = logging.INFO if verbose and log_level == LogLevel.warning else getattr(logging, log_level.value.upper())
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", force=True)
+
+
+app.command(name="collect")(collect_commands.collect)
+app.add_typer(snapshot_commands.app, name="snapshot")
+
+
+def main() -> None:
+    app()
