@@ -1,0 +1,1 @@
+"""Pure evaluators for Kubernetes RBAC, External Secrets and AWS IAM: no graph, no I/O."""
