@@ -119,7 +119,7 @@ def normalize_object(
     a field has the wrong type.
     """
     if not isinstance(obj, dict):
-        raise ObjectError(f"expected a Kubernetes object (a mapping), got {_type_name(obj)}")
+        raise ObjectError(f"expected a Kubernetes object (a mapping), got {type_name(obj)}")
     is_partial = obj.get("kind") == PARTIAL_OBJECT_KIND
     kind = kind if kind is not None else obj.get("kind")
     api_version = api_version if api_version is not None else obj.get("apiVersion")
@@ -153,13 +153,13 @@ def _check_identity(label: str, kind: Any, api_version: Any, metadata: Any) -> N
     if not isinstance(api_version, str) or not api_version:
         raise ObjectError(f"{label}: missing apiVersion")
     if not isinstance(metadata, dict):
-        raise ObjectError(f"{label}: metadata must be a mapping, got {_type_name(metadata)}")
+        raise ObjectError(f"{label}: metadata must be a mapping, got {type_name(metadata)}")
     name = metadata.get("name")
     if not isinstance(name, str) or not name:
         raise ObjectError(f"{label}: missing metadata.name")
     namespace = metadata.get("namespace")
     if namespace is not None and not isinstance(namespace, str):
-        raise ObjectError(f"{label}: metadata.namespace must be a string, got {_type_name(namespace)}")
+        raise ObjectError(f"{label}: metadata.namespace must be a string, got {type_name(namespace)}")
 
 
 def _normalize_metadata(label: str, metadata: dict[str, Any]) -> dict[str, Any]:
@@ -208,7 +208,7 @@ def _secret_fields(label: str, obj: dict[str, Any]) -> dict[str, Any]:
     keys = sorted({str(key) for key in data} | {str(key) for key in string_data})
     secret_type = obj.get("type") or "Opaque"
     if not isinstance(secret_type, str):
-        raise ObjectError(f"{label}: type must be a string, got {_type_name(secret_type)}")
+        raise ObjectError(f"{label}: type must be a string, got {type_name(secret_type)}")
     return {"type": secret_type, "keys": keys}
 
 
@@ -279,7 +279,7 @@ def _replicas(label: str, kind: str, spec: dict[str, Any]) -> int | None:
     if count is None:
         return 1
     if not isinstance(count, int) or isinstance(count, bool):
-        raise ObjectError(f"{label}: the replica count must be an integer, got {_type_name(count)}")
+        raise ObjectError(f"{label}: the replica count must be an integer, got {type_name(count)}")
     return count
 
 
@@ -378,7 +378,7 @@ def _mapping(label: str, field: str, value: Any) -> dict[str, Any]:
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise ObjectError(f"{label}: {field} must be a mapping, got {_type_name(value)}")
+        raise ObjectError(f"{label}: {field} must be a mapping, got {type_name(value)}")
     return value
 
 
@@ -399,7 +399,7 @@ def _string_map(label: str, field: str, value: Any) -> dict[str, str]:
     return dict(mapping)
 
 
-def _type_name(value: Any) -> str:
+def type_name(value: Any) -> str:
     """Return a YAML type name for messages, because the value itself may be secret."""
     names = {dict: "mapping", list: "list", str: "string", bool: "boolean", int: "integer", float: "number"}
     return "null" if value is None else names.get(type(value), type(value).__name__)

@@ -24,7 +24,7 @@ from typing import Any, TextIO
 import yaml
 
 from blastradius.collectors.errors import CollectionError
-from blastradius.collectors.k8s_objects import ObjectError, api_group, describe_object, is_kept, normalize_object
+from blastradius.collectors.k8s_objects import ObjectError, api_group, describe_object, is_kept, normalize_object, type_name
 from blastradius.snapshot import Collection
 
 log = logging.getLogger(__name__)
@@ -228,7 +228,7 @@ def _collect_entry(
     """Normalise one kept object into `objects`, or count it in `skipped_kinds`."""
     content = entry.content
     if not isinstance(content, dict):
-        raise entry.error(f"expected a Kubernetes object (a mapping), got {type(content).__name__}")
+        raise entry.error(f"expected a Kubernetes object (a mapping), got {type_name(content)}")
     kind = content.get("kind")
     api_version = content.get("apiVersion")
     if not isinstance(kind, str) or not kind:
@@ -405,7 +405,7 @@ def _yaml_error_message(display_name: str, error: yaml.MarkedYAMLError) -> str:
     mark = error.problem_mark or error.context_mark
     line = f":{mark.line + 1}" if mark is not None else ""
     context = error.context
-    if context and error.context_mark is not None and error.context_mark is not mark:
+    if context and error.context_mark is not None and mark is not None and error.context_mark.line != mark.line:
         context = f"{context} that starts at line {error.context_mark.line + 1}"
     parts = [part for part in (context, error.problem) if part]
     return f"{display_name}{line}: invalid YAML: {', '.join(parts)}"
