@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from enum import Enum
-from typing import NoReturn
+from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
 
 import typer
+
+from blastradius.snapshot import SnapshotError, load_snapshot
+
+if TYPE_CHECKING:
+    from blastradius.graph.model import CapabilityGraph
+
+log = logging.getLogger(__name__)
 
 EXIT_OK = 0
 # Findings at or above the threshold, coverage gaps under --strict, or growth under --fail-on-growth.
@@ -27,3 +36,20 @@ def fail(message: str) -> NoReturn:
 
 def is_stdout_tty() -> bool:
     return sys.stdout.isatty()
+
+
+def load_graph(snapshot_file: Path) -> CapabilityGraph:
+    """Load a snapshot and build its capability graph, exiting with code 2 on an unreadable snapshot.
+
+    Build warnings (objects that contradict each other) go to the log, one line each.
+    """
+    from blastradius.graph.builder import build_graph
+
+    try:
+        snapshot = load_snapshot(snapshot_file)
+    except SnapshotError as error:
+        fail(str(error))
+    graph = build_graph(snapshot)
+    for warning in graph.warnings:
+        log.warning("%s", warning)
+    return graph

@@ -1,0 +1,78 @@
+"""Look-up tables over one cluster section of a snapshot, built once for the graph builder."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+ESO_GROUP = "external-secrets.io"
+GENERATORS_GROUP = "generators.external-secrets.io"
+WORKLOAD_KINDS = frozenset(
+    {"Pod", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob", "ReplicationController"}
+)
+LEGACY_TOKEN_TYPE = "kubernetes.io/service-account-token"
+
+
+def api_group(api_version: str) -> str:
+    return api_version.rsplit("/", 1)[0] if "/" in api_version else ""
+
+
+def object_label(obj: dict[str, Any]) -> str:
+    """Return `Kind namespace/name` (or `Kind name`), with `file:line` when the object came from a manifest."""
+    metadata = obj.get("metadata") or {}
+    namespace = metadata.get("namespace")
+    name = f"{namespace}/{metadata.get('name')}" if namespace else str(metadata.get("name"))
+    label = f"{obj.get('kind')} {name}"
+    origin = obj.get("origin")
+    if origin:
+        label += f" ({origin['file']}:{origin['line']})"
+    return label
+
+
+@dataclass
+class ClusterIndex:
+    """Objects of one cluster grouped for the lookups the builder makes."""
+
+    name: str
+    oidc_issuer: str | None
+    objects: list[dict[str, Any]]
+    namespaces: dict[str, dict[str, str]] = field(default_factory=dict)
+    service_accounts: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    secrets: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    secrets_by_namespace: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    workloads: list[dict[str, Any]] = field(default_factory=list)
+    eso: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
+    generators: list[dict[str, Any]] = field(default_factory=list)
+    by_kind: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
+
+    @classmethod
+    def from_section(cls, section: dict[str, Any]) -> ClusterIndex:
+        index = cls(name=section["name"], oidc_issuer=section.get("oidc_issuer"), objects=section.get("objects", []))
+        for obj in index.objects:
+            index._add(obj)
+        return index
+
+    def _add(self, obj: dict[str, Any]) -> None:
+        kind = obj.get("kind", "")
+        group = api_group(obj.get("apiVersion", ""))
+        metadata = obj.get("metadata") or {}
+        namespace = metadata.get("namespace")
+        name = metadata.get("name", "")
+        self.by_kind[kind].append(obj)
+
+        if namespace:
+            self.namespaces.setdefault(namespace, {})
+        if group == ESO_GROUP:
+            self.eso[kind].append(obj)
+        elif group == GENERATORS_GROUP:
+            self.generators.append(obj)
+        elif group == "" and kind == "Namespace":
+            self.namespaces[name] = dict(metadata.get("labels") or {})
+        elif group == "" and kind == "ServiceAccount":
+            self.service_accounts[(namespace, name)] = obj
+        elif group == "" and kind == "Secret":
+            self.secrets[(namespace, name)] = obj
+            self.secrets_by_namespace[namespace].append(name)
+        elif kind in WORKLOAD_KINDS and group in ("", "apps", "batch"):
+            self.workloads.append(obj)

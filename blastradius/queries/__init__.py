@@ -1,0 +1,1 @@
+"""Queries: functions over the capability graph that return plain data (rows with paths); they never print."""
