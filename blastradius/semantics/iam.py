@@ -1,0 +1,367 @@
+"""AWS authorization over a snapshot's AWS account sections: who may read or overwrite which secret.
+
+`AccountAuthorizations` follows the IAM policy evaluation logic of the IAM User Guide ("Policy
+evaluation logic", "Cross-account policy evaluation logic") for users and roles:
+
+- an explicit Deny in any applicable policy wins (identity, group, permission boundary, resource,
+  trust or key policy, SCP, RCP);
+- in the principal's own account the identity policies or the resource policy may allow; across
+  accounts both must; a permission boundary limits identity grants and, for roles, resource-policy
+  grants too; an SCP of the principal's account must allow;
+- a KMS key policy must always allow, directly or by naming the account and leaving the rest to
+  IAM; the AWS-managed `aws/secretsmanager` key serves only principals of the secret's account;
+- a condition the snapshot cannot decide keeps the request as "conditional", with the condition.
+
+An unparseable policy is reported in `warnings` and grants nothing. When its text mentions Deny
+(always, for a boundary or an SCP, which limit by what they leave out) every result it could affect
+carries the condition "unparseable policy <label> may deny".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from blastradius.semantics.iam_decision import NOTHING, Decision, Evidence, Findings, best_of, both, simplify
+from blastradius.semantics.iam_evaluate import RequestEvaluator, apply_statement, note_unreadable
+from blastradius.semantics.iam_model import (
+    ASSUME_ROLE,
+    ASSUME_ROLE_WITH_WEB_IDENTITY,
+    SECRET_ACTIONS,
+    AccountModel,
+    OidcProvider,
+    Principal,
+    Resource,
+    Secret,
+    UnknownPrincipalError,
+    arn_account,
+    issuer_url,
+)
+from blastradius.semantics.iam_policy import RequestContext, Statement
+
+__all__ = [
+    "AccountAuthorizations",
+    "Decision",
+    "Evidence",
+    "EscalationMethod",
+    "ESCALATION_METHODS",
+    "COMPUTE_CREATE_ACTIONS",
+    "UnknownPrincipalError",
+    "WebIdentityTrust",
+]
+
+Capability = Literal["read", "overwrite"]
+
+# Secrets Manager asks KMS to decrypt on reads and for a new data key on writes.
+KMS_ACTIONS: dict[str, str] = {"read": "kms:Decrypt", "overwrite": "kms:GenerateDataKey"}
+AWS_MANAGED_SECRETS_KEY = "alias/aws/secretsmanager"
+
+
+@dataclass(frozen=True)
+class EscalationMethod:
+    """An IAM change that lets its caller grant itself more, and the kind of object it targets."""
+
+    action: str
+    target_kind: Literal["role", "user", "group", "policy", "secret"]
+    effect: str
+
+
+ESCALATION_METHODS: tuple[EscalationMethod, ...] = (
+    EscalationMethod("iam:PutRolePolicy", "role", "writes any inline policy into the role"),
+    EscalationMethod("iam:AttachRolePolicy", "role", "attaches any managed policy to the role"),
+    EscalationMethod("iam:UpdateAssumeRolePolicy", "role", "rewrites the role's trust policy to admit the caller"),
+    EscalationMethod("iam:PutUserPolicy", "user", "writes any inline policy into the user"),
+    EscalationMethod("iam:AttachUserPolicy", "user", "attaches any managed policy to the user"),
+    EscalationMethod("iam:CreateAccessKey", "user", "creates access keys that act as the user"),
+    EscalationMethod("iam:CreateLoginProfile", "user", "sets a console password for the user"),
+    EscalationMethod("iam:UpdateLoginProfile", "user", "changes the user's console password"),
+    EscalationMethod("iam:PutGroupPolicy", "group", "writes any inline policy into the group"),
+    EscalationMethod("iam:AttachGroupPolicy", "group", "attaches any managed policy to the group"),
+    EscalationMethod("iam:AddUserToGroup", "group", "adds a user to the group"),
+    EscalationMethod("iam:CreatePolicyVersion", "policy", "writes a new default version of the policy"),
+    EscalationMethod("iam:SetDefaultPolicyVersion", "policy", "switches the policy to an older version"),
+    EscalationMethod("secretsmanager:PutResourcePolicy", "secret", "rewrites the secret's resource policy"),
+)
+
+# Compute a caller can create to run code as a role passed with iam:PassRole, by the service
+# principal that the role's trust policy must admit.
+COMPUTE_CREATE_ACTIONS: dict[str, tuple[str, ...]] = {
+    "ec2.amazonaws.com": ("ec2:RunInstances",),
+    "lambda.amazonaws.com": ("lambda:CreateFunction",),
+    "ecs-tasks.amazonaws.com": ("ecs:RunTask",),
+    "glue.amazonaws.com": ("glue:CreateDevEndpoint",),
+    "cloudformation.amazonaws.com": ("cloudformation:CreateStack",),
+    "codebuild.amazonaws.com": ("codebuild:CreateProject",),
+    "sagemaker.amazonaws.com": ("sagemaker:CreateNotebookInstance",),
+}
+
+
+@dataclass(frozen=True)
+class WebIdentityTrust:
+    """How one trust statement admits tokens of an OIDC provider, for audits of IRSA trust.
+
+    `subject_patterns` is empty when the statement does not test `sub`, so it admits every
+    ServiceAccount of the cluster; `subject_operator` is the operator that tests it.
+    """
+
+    role_arn: str
+    provider_arn: str
+    statement: Evidence
+    subject_operator: str | None
+    subject_patterns: tuple[str, ...]
+    audience_checked: bool
+
+
+class AccountAuthorizations:
+    """What the users and roles of one or more AWS accounts may do, from snapshot account sections.
+
+    Indexes are built once here; queries then evaluate only the resources that some Allow could
+    cover. `warnings` lists every policy or reference that could not be used, naming it.
+    """
+
+    def __init__(self, aws_accounts: list[dict[str, Any]]) -> None:
+        self._model = AccountModel(aws_accounts)
+        self._evaluator = RequestEvaluator(self._model)
+        self.warnings: list[str] = self._model.warnings
+
+    # Queries -----------------------------------------------------------------------------------
+
+    def principals(self) -> list[str]:
+        """Return the ARNs of every user and role, sorted."""
+        return sorted(self._model.principals)
+
+    def secret_arns(self) -> list[str]:
+        """Return the ARNs of every secret in the model, sorted."""
+        return list(self._model.secret_index)
+
+    def evaluate(self, principal_arn: str, action: str, resource_arn: str) -> Decision:
+        """Decide one request of a user or role, with every policy type that applies to it."""
+        return self._evaluator.evaluate(self._model.principal(principal_arn), action, self._model.resource(resource_arn))
+
+    def secret_access(self, principal_arn: str, capability: Capability) -> list[tuple[str, Decision]]:
+        """Return the secrets a principal can read or overwrite, with the decision for each.
+
+        Only secrets that an identity Allow's Resource covers, or whose resource policy names the
+        principal, its account or everyone, are evaluated. The KMS key of each secret must also
+        let the principal decrypt (read) or generate a data key (overwrite).
+        """
+        if capability not in SECRET_ACTIONS:
+            raise ValueError(f"unknown capability {capability!r}; expected 'read' or 'overwrite'")
+        principal = self._model.principal(principal_arn)
+        actions = SECRET_ACTIONS[capability]
+        results = []
+        for arn in sorted(self._secret_candidates(principal, actions)):
+            secret = self._model.secrets[arn]
+            resource = self._model.secret_resource(secret)
+            decision = best_of([self._evaluator.evaluate(principal, action, resource) for action in actions])
+            if not decision.possible:
+                continue
+            decision = both(decision, self._key_decision(principal, secret, capability))
+            if decision.possible:
+                results.append((arn, decision))
+        return results
+
+    def can_assume(self, caller_arn: str, role_arn: str) -> Decision:
+        """Decide sts:AssumeRole of a role by a user or role, trust policy and caller's policies together."""
+        if role_arn not in self._model.trusts:
+            raise UnknownPrincipalError(f"role {role_arn} is not in the snapshot's AWS accounts")
+        return self._evaluator.evaluate(self._model.principal(caller_arn), ASSUME_ROLE, self._model.resource(role_arn))
+
+    def assumable_by(self, caller_arn: str) -> list[tuple[str, Decision]]:
+        """Return the roles a user or role can assume: those whose trust names it, its account or everyone."""
+        principal = self._model.principal(caller_arn)
+        candidates: set[str] = set()
+        for key in (principal.arn, principal.account_id, "*", principal.session_key):
+            candidates |= self._model.trust_grantees.get(key, set())
+        results = []
+        for role_arn in sorted(candidates):
+            decision = self._evaluator.evaluate(principal, ASSUME_ROLE, self._model.resource(role_arn))
+            if decision.possible:
+                results.append((role_arn, decision))
+        return results
+
+    def web_identity_roles(
+        self, issuer: str, subject: str, audience: str = "sts.amazonaws.com"
+    ) -> list[tuple[str, Decision]]:
+        """Return the roles a token of `issuer` for `subject` can assume with sts:AssumeRoleWithWebIdentity.
+
+        The issuer must be registered as an OIDC provider in the role's account and the trust
+        must name that provider. Each decision's reason says whether the trust checks `aud`.
+        """
+        url = issuer_url(issuer)
+        results = []
+        for provider in self._model.providers.get(url, []):
+            for role_arn in sorted(self._model.federated_trusts.get(provider.arn, set())):
+                if arn_account(role_arn) != provider.account_id:
+                    continue
+                decision = self._web_identity_decision(role_arn, provider, subject, audience)
+                if decision.possible:
+                    results.append((role_arn, decision))
+        return sorted(results, key=lambda row: row[0])
+
+    def web_identity_trusts(self, issuer: str) -> list[WebIdentityTrust]:
+        """Return every trust statement that admits tokens of `issuer`, with how it tests `sub` and `aud`."""
+        url = issuer_url(issuer)
+        trusts = []
+        for provider in self._model.providers.get(url, []):
+            for role_arn in sorted(self._model.federated_trusts.get(provider.arn, set())):
+                trusts += self._describe_web_identity_trust(role_arn, provider)
+        return trusts
+
+    def escalation_paths(self, principal_arn: str) -> list[tuple[str, str, Decision]]:
+        """Return (action, target ARN, decision) for each IAM change that lets the principal grant itself more.
+
+        Covers the methods in ESCALATION_METHODS on any matching target of its own account (and
+        secrets of any account), and iam:PassRole of a role whose trust admits a compute service
+        together with that service's create action, reported as `iam:PassRole+<create action>`.
+        """
+        principal = self._model.principal(principal_arn)
+        rows = []
+        for method in ESCALATION_METHODS:
+            for target in sorted(self._escalation_targets(principal, method)):
+                decision = self._evaluator.evaluate(principal, method.action, self._model.resource(target))
+                if decision.possible:
+                    rows.append((method.action, target, decision))
+        rows += self._pass_role_paths(principal)
+        return rows
+
+    # Secrets and keys --------------------------------------------------------------------------
+
+    def _secret_candidates(self, principal: Principal, actions: tuple[str, ...]) -> set[str]:
+        """Secrets some Allow could cover: by identity Resource patterns, or by resource policies naming the principal."""
+        context = self._evaluator.context(principal, actions[0], Resource("", principal.account_id, "other", False))
+        found: set[str] = set()
+        for action in actions:
+            for _, statement in self._model.identity_statements(principal, action):
+                if statement.is_deny:
+                    continue
+                if statement.resources is None:
+                    return set(self._model.secrets)
+                for pattern in statement.resources:
+                    found.update(self._model.secret_index.matching(pattern, context))
+        for key in (principal.arn, principal.account_id, "*", principal.session_key):
+            found |= self._model.secret_grantees.get(key, set())
+        return found
+
+    def _key_decision(self, principal: Principal, secret: Secret, capability: Capability) -> Decision:
+        """Decide whether the secret's KMS key lets the principal decrypt (read) or encrypt (overwrite) it."""
+        action = KMS_ACTIONS[capability]
+        key = self._model.resolve_key(secret)
+        aws_managed = key.manager == "AWS" if key else (secret.kms_key_id or AWS_MANAGED_SECRETS_KEY).endswith(AWS_MANAGED_SECRETS_KEY)
+        if aws_managed:
+            if principal.account_id == secret.account_id:
+                return Decision("allow", reason=f"the AWS-managed key of account {secret.account_id} serves its principals")
+            return Decision(
+                "deny", reason=f"{secret.arn} uses the AWS-managed key, which principals of other accounts cannot use"
+            )
+        if key is None:
+            condition = f"{action} on {secret.kms_key_id} is allowed (the key is not in the snapshot)"
+            return Decision("conditional", (condition,), reason="the secret's KMS key is not in the snapshot")
+        extra: dict[str, str | tuple[str, ...]] = {
+            "kms:ViaService": f"secretsmanager.{secret.region}.amazonaws.com",
+            "kms:EncryptionContext:SecretARN": secret.arn,
+            "kms:EncryptionContextKeys": ("SecretARN", "SecretVersionId"),
+        }
+        resource = Resource(key.arn, key.account_id, "kms_key", True, None, key.policy)
+        return self._evaluator.evaluate(principal, action, resource, extra)
+
+    # Web identity ------------------------------------------------------------------------------
+
+    def _web_identity_decision(self, role_arn: str, provider: OidcProvider, subject: str, audience: str) -> Decision:
+        """Decide sts:AssumeRoleWithWebIdentity of a role for one token; only the trust policy and RCPs apply."""
+        if provider.client_ids and audience not in provider.client_ids:
+            return Decision("deny", reason=f"audience {audience} is not a client ID of {provider.arn}")
+        trust = self._model.trusts[role_arn]
+        findings = Findings()
+        if trust.document is None:
+            note_unreadable(trust, findings, limits=False)
+            return findings.decide(NOTHING, f"the trust policy of {role_arn} could not be parsed")
+        context = RequestContext(
+            {f"{provider.url}:sub": subject, f"{provider.url}:aud": audience, "aws:FederatedProvider": provider.arn},
+            provider_keys_decided=True,
+        )
+        allows = []
+        for statement in trust.document.statements:
+            if not statement.matches_action(ASSUME_ROLE_WITH_WEB_IDENTITY) or not _names_provider(statement, provider.arn):
+                continue
+            alternative = apply_statement(trust.label, statement, context, findings)
+            if alternative:
+                allows.append(alternative)
+        self._apply_web_identity_rcps(role_arn, context, findings)
+        checked = any(item.audience_checked for item in self._describe_web_identity_trust(role_arn, provider))
+        audit = "the trust checks aud" if checked else "the trust does not check aud"
+        decision = findings.decide(simplify(allows), f"the trust policy of {role_arn} does not admit {subject}")
+        if decision.possible:
+            return Decision(decision.effect, decision.conditions, decision.evidence, f"{decision.reason}; {audit}")
+        return decision
+
+    def _apply_web_identity_rcps(self, role_arn: str, context: RequestContext, findings: Findings) -> None:
+        account = self._model.accounts[arn_account(role_arn)]
+        for policy in account.rcps:
+            for statement in policy.document.statements if policy.document else ():
+                if statement.is_deny and statement.matches_action(ASSUME_ROLE_WITH_WEB_IDENTITY) and statement.matches_resource(role_arn, context):
+                    apply_statement(policy.label, statement, context, findings)
+
+    def _describe_web_identity_trust(self, role_arn: str, provider: OidcProvider) -> list[WebIdentityTrust]:
+        trust = self._model.trusts[role_arn]
+        described = []
+        for statement in trust.document.statements if trust.document else ():
+            if statement.is_deny or not statement.matches_action(ASSUME_ROLE_WITH_WEB_IDENTITY):
+                continue
+            if not _names_provider(statement, provider.arn):
+                continue
+            subject_tests = [c for c in statement.conditions if c.key.lower() == f"{provider.url}:sub".lower()]
+            audience_checked = any(c.key.lower() == f"{provider.url}:aud".lower() for c in statement.conditions)
+            described.append(
+                WebIdentityTrust(
+                    role_arn=role_arn,
+                    provider_arn=provider.arn,
+                    statement=Evidence(trust.label, statement.label, statement.effect),
+                    subject_operator=subject_tests[0].operator if subject_tests else None,
+                    subject_patterns=tuple(value for test in subject_tests for value in test.values),
+                    audience_checked=audience_checked,
+                )
+            )
+        return described
+
+    # Escalation --------------------------------------------------------------------------------
+
+    def _escalation_targets(self, principal: Principal, method: EscalationMethod) -> set[str]:
+        if method.target_kind == "secret":
+            return self._secret_candidates(principal, (method.action,))
+        index = self._model.iam_index.get((principal.account_id, method.target_kind))
+        if index is None:
+            return set()
+        context = self._evaluator.context(principal, method.action, Resource("", principal.account_id, "other", False))
+        targets: set[str] = set()
+        for _, statement in self._model.identity_statements(principal, method.action):
+            if statement.is_deny:
+                continue
+            if statement.resources is None:
+                return set(index)
+            for pattern in statement.resources:
+                targets.update(index.matching(pattern, context))
+        return targets
+
+    def _pass_role_paths(self, principal: Principal) -> list[tuple[str, str, Decision]]:
+        """iam:PassRole of a role that a compute service may assume, with that service's create action."""
+        rows = []
+        pass_role = EscalationMethod("iam:PassRole", "role", "passes the role to compute")
+        for role_arn in sorted(self._escalation_targets(principal, pass_role)):
+            for service in sorted(self._model.service_trusts.get(role_arn, set()) & set(COMPUTE_CREATE_ACTIONS)):
+                passed = self._evaluator.evaluate(principal, "iam:PassRole", self._model.resource(role_arn), {"iam:PassedToService": service})
+                if not passed.possible:
+                    continue
+                for create_action in COMPUTE_CREATE_ACTIONS[service]:
+                    created = self._evaluator.evaluate(principal, create_action, self._model.resource("*"))
+                    decision = both(passed, created)
+                    if decision.possible:
+                        rows.append((f"iam:PassRole+{create_action}", role_arn, decision))
+        return rows
+
+
+def _names_provider(statement: Statement, provider_arn: str) -> bool:
+    """Whether a trust statement admits tokens of the provider: it names it as Federated, or everyone."""
+    if statement.principals is None:
+        return False
+    return any((kind == "Federated" and value == provider_arn) or (kind == "AWS" and value == "*") for kind, value in statement.principals)
