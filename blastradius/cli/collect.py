@@ -79,7 +79,10 @@ def collect(
     if output is None:
         name = snapshot["clusters"][0]["name"] if snapshot["clusters"] else "aws"
         output = Path("snapshots") / f"{name}.json.gz"
-    written = write_snapshot(snapshot, output)
+    try:
+        written = write_snapshot(snapshot, output)
+    except OSError as error:
+        fail(f"cannot write the snapshot to {output}: {error.strerror or error}")
 
     object_count = sum(len(cluster["objects"]) for cluster in snapshot["clusters"])
     gaps = snapshot["coverage_gaps"]
