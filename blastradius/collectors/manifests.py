@@ -37,7 +37,7 @@ _BaseLoader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class ManifestError(CollectionError):
-    """A manifest path or file that cannot be collected; the message starts with `file:line:` where known."""
+    """A manifest path or file that cannot be collected. The message starts with `file:line:` where known."""
 
 
 class _ManifestLoader(_BaseLoader):  # type: ignore[misc, valid-type]
@@ -48,15 +48,15 @@ STR_TAG = "tag:yaml.org,2002:str"
 MAP_TAG = "tag:yaml.org,2002:map"
 SEQ_TAG = "tag:yaml.org,2002:seq"
 MERGE_TAG = "tag:yaml.org,2002:merge"
-# Timestamps and `!!binary` stay the strings Kubernetes sees, because JSON has no such types.
+# Timestamps and `!!binary` scalars stay strings, as in the API server's JSON, which has no such types.
 PLAIN_STRING_TAGS = {STR_TAG, "tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:binary"}
 
 
 class _NodeBuilder:
     """Build Python values from the nodes of one YAML document, as yaml.safe_load would.
 
-    It replaces PyYAML's generic constructor, which was half the parse time of a 100,000-object
-    file. Anchors and aliases share one value, and `<<` merge keys are applied with explicit
+    It replaces PyYAML's generic constructor, which took half the parse time of a generated
+    22 MB file of 100,000 objects. Anchors and aliases share one value, and `<<` merge keys are applied with explicit
     keys winning. Timestamps and binary scalars stay strings. Tags outside the YAML core
     schema (`!!set`, `!!omap`, custom tags) raise a ConstructorError.
     """
@@ -161,10 +161,10 @@ def collect_manifests(
     `paths` are files, folders (walked recursively for *.yaml, *.yml and *.json, skipping names
     that start with a dot) or `-` for standard input, read from `stdin` when given.
 
-    Raises ManifestError, naming the file and line, for a missing path, a file that is not YAML
-    or JSON text, a syntax error, a document without kind or apiVersion, a kept object that
-    cannot be normalised, and an object defined twice. Kinds that are not kept need no
-    metadata.name, so files such as a kustomization.yaml are only counted.
+    Raises ManifestError naming the file and line. The causes are a missing path, a file that
+    is not YAML or JSON text, a syntax error, a document without kind or apiVersion, a kept
+    object that cannot be normalised, and an object defined twice. Kinds that are not kept need
+    no metadata.name, so files such as a kustomization.yaml are only counted.
     """
     objects: list[dict[str, Any]] = []
     skipped_kinds: Counter[str] = Counter()
@@ -264,7 +264,7 @@ def _manifest_files(paths: list[str]) -> list[tuple[str, Path | None]]:
     for given in paths:
         if given == STDIN_PATH:
             if stdin_given:
-                raise ManifestError("standard input (-) is given more than once; give it once")
+                raise ManifestError("standard input (-) is given more than once: give it once")
             stdin_given = True
             files.append((STDIN_NAME, None))
             continue
@@ -445,7 +445,7 @@ def _json_documents(text: str) -> Iterator[_Document]:
 
 
 def _decode_top_object(decoder: json.JSONDecoder, text: str, start: int) -> tuple[dict[str, Any], list[int] | None, int]:
-    """Decode the JSON object at `start`; return it, the offsets of its `items` elements and the end."""
+    """Decode the JSON object at `start`. Return it, the offsets of its `items` elements and its end."""
     content: dict[str, Any] = {}
     item_offsets: list[int] | None = None
     index = _skip_whitespace(text, start + 1)

@@ -19,7 +19,7 @@ from blastradius.collectors.manifests import ManifestError, collect_manifests
 CANARY = "CANARY-do-not-store-7f3a9c"
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = REPO_ROOT / "tests" / "data" / "manifests"
-# In CI the shared folder is a sibling of the clone, as it is in the development checkout.
+# Unedited third-party files, kept in a folder next to the repository rather than inside it.
 REAL_INPUTS = REPO_ROOT.parent / "shared" / "real-inputs"
 
 
@@ -162,7 +162,7 @@ def test_typed_list_flattened(tmp_path: Path) -> None:
         "kind: RoleBindingList\n"
         "metadata: {}\n"
         "items:\n"
-        "- metadata:\n"  # 5: the API server omits kind and apiVersion in typed lists only when listing
+        "- metadata:\n"  # 5
         "    name: reader\n"
         "    namespace: payments\n"
         "  apiVersion: rbac.authorization.k8s.io/v1\n"
@@ -307,7 +307,7 @@ def test_stdin_byte_stream_json() -> None:
 
 
 def test_stdin_given_twice_rejected() -> None:
-    with pytest.raises(ManifestError, match=r"^standard input \(-\) is given more than once"):
+    with pytest.raises(ManifestError, match=r"^standard input \(-\) is given more than once: give it once$"):
         collect_manifests(["-", "-"], "test", stdin=io.StringIO(""))
 
 
