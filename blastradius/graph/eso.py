@@ -59,6 +59,8 @@ class EsoGraph:
         self.store_nodes: dict[tuple[str, str | None, str], str] = {}
         self.identities: dict[tuple[tuple[str, str | None, str], str], list[CloudIdentity]] = {}
         self._gapped_stores: set[tuple[str, str | None, str]] = set()
+        self._admitted: dict[tuple[str, str | None, str], list[str]] = {}
+        self._admitted_sets: dict[tuple[str, str | None, str], frozenset[str]] = {}
 
     def warn(self, message: str) -> None:
         self.graph.warnings.append(f"cluster {self.cluster}: {message}")
@@ -145,6 +147,13 @@ class EsoGraph:
                                     conditions=identity.conditions, evidence={"store": ref, "namespace": using_namespace})
 
     def _admitted_namespaces(self, store: dict[str, Any]) -> list[str]:
+        key = eso.store_key(store)
+        if key not in self._admitted:
+            self._admitted[key] = self._evaluate_admission(store)
+            self._admitted_sets[key] = frozenset(self._admitted[key])
+        return self._admitted[key]
+
+    def _evaluate_admission(self, store: dict[str, Any]) -> list[str]:
         admitted = []
         for namespace, labels in sorted(self.index.namespaces.items()):
             try:
@@ -156,6 +165,10 @@ class EsoGraph:
                 self.warn(warning)
             if admission.admitted:
                 admitted.append(namespace)
+            elif store.get("kind") == eso.CLUSTER_SECRET_STORE:
+                key = eso.store_key(store)
+                if key in self.store_nodes:
+                    self.graph.admission_denials[(self.store_nodes[key], namespace)] = admission.reason
         return admitted
 
     def _store_use_node(self, key: tuple, store_node: str, namespace: str, identities: list[CloudIdentity]) -> str:
@@ -442,7 +455,8 @@ class EsoGraph:
                 self.warn(f"{label}: refers to {ref.store.kind} {ref.store.name}, which is not in the snapshot")
                 continue
             record["stores"].append(self.graph.name(self.store_nodes[store_key]))
-            if target.namespace not in self._admitted_namespaces(store):
+            self._admitted_namespaces(store)
+            if target.namespace not in self._admitted_sets[store_key]:
                 self.warn(f"{label}: {ref.store.kind} {ref.store.name} does not admit namespace {target.namespace}, so ESO rejects it")
                 continue
             identities = self.identities.get((store_key, target.namespace if self._is_referent(store) else ""), [])

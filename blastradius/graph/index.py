@@ -51,7 +51,20 @@ class ClusterIndex:
         index = cls(name=section["name"], oidc_issuer=section.get("oidc_issuer"), objects=section.get("objects", []))
         for obj in index.objects:
             index._add(obj)
+        index._add_default_serviceaccounts()
         return index
+
+    def _add_default_serviceaccounts(self) -> None:
+        """Add the `default` ServiceAccount that Kubernetes creates in every namespace, when not collected.
+
+        Pods that name no ServiceAccount run as it, and GitOps manifests rarely list it.
+        """
+        for namespace in self.namespaces:
+            if (namespace, "default") not in self.service_accounts:
+                self.service_accounts[(namespace, "default")] = {
+                    "apiVersion": "v1", "kind": "ServiceAccount", "implicit": True,
+                    "metadata": {"name": "default", "namespace": namespace},
+                }
 
     def _add(self, obj: dict[str, Any]) -> None:
         kind = obj.get("kind", "")

@@ -80,7 +80,7 @@ class KubernetesGraph:
         ref = rbac.serviceaccount_username(namespace, name)
         obj = self.index.service_accounts.get((namespace, name))
         self.graph.add_node(node, "serviceaccount", ref, cluster=self.cluster, namespace=namespace, refs=[ref],
-                            origin=(obj or {}).get("origin"), collected=obj is not None)
+                            origin=(obj or {}).get("origin"), collected=obj is not None and not obj.get("implicit"))
         for group in implicit_groups(rbac.Subject("ServiceAccount", name, namespace)):
             group_node = ids.group(self.cluster, group.name)
             if group_node in self.graph.g:
@@ -167,10 +167,12 @@ class KubernetesGraph:
         for capability in capabilities:
             self.rights.by_subject[capability.subject].append(capability)
 
-        # Group nodes first, so ServiceAccounts link to the implicit groups that hold rights.
-        for capability in capabilities:
-            if capability.subject.kind == "Group":
-                self.subject_node(capability.subject)
+        # Group nodes first, so ServiceAccounts and users link to the implicit groups that hold rights.
+        for grant in grants:
+            if grant.subject.kind == "Group":
+                self.subject_node(grant.subject)
+        for grant in grants:
+            self.subject_node(grant.subject)
         for namespace, name in sorted(self.index.service_accounts):
             self.serviceaccount_node(namespace, name)
         for namespace, name in sorted(self.index.secrets):

@@ -23,7 +23,9 @@ class CapabilityGraph:
     `coverage_gaps` are the snapshot's gaps and the analysis's own, so queries can say "unknown"
     where collection failed. `external_secrets` holds one record per ExternalSecret (after
     ClusterExternalSecret fan-out): target, stores, refresh settings, status and the cloud secrets
-    it copies, for staleness checks and runbooks.
+    it copies, for staleness checks and runbooks. `admission_denials` maps (ClusterSecretStore
+    node, namespace) to the reason its conditions deny that namespace, so a query can name the
+    point that blocks a path.
     """
 
     g: nx.MultiDiGraph = field(default_factory=nx.MultiDiGraph)
@@ -31,6 +33,7 @@ class CapabilityGraph:
     warnings: list[str] = field(default_factory=list)
     collected_at: str | None = None
     external_secrets: list[dict[str, Any]] = field(default_factory=list)
+    admission_denials: dict[tuple[str, str], str] = field(default_factory=dict)
 
     def add_node(self, node_id: str, kind: str, name: str, **attributes: Any) -> str:
         if kind not in NODE_KINDS:

@@ -185,3 +185,51 @@ def reaching(graph: CapabilityGraph, target: str, capability: str = "read", *, p
                 continue
             results[node] = Reach(node, target, capability, _reverse_path(children, (node, state)))
     return sorted(results.values(), key=lambda reach: (reach.hops, reach.principal))
+
+
+def distances_to(graph: CapabilityGraph, target: str, final: State) -> dict[tuple[str, State], int]:
+    """Return, for each (node, state) that can reach `target` in state `final`, the number of edges left."""
+    distances = {(target, final): 0}
+    queue = deque([(target, final)])
+    while queue:
+        node, state = queue.popleft()
+        for source, _, data in graph.g.in_edges(node, data=True):
+            for before in _PREDECESSORS[data["kind"]].get(state, ()):
+                if (source, before) not in distances:
+                    distances[(source, before)] = distances[(node, state)] + 1
+                    queue.append((source, before))
+    return distances
+
+
+def distinct_paths(graph: CapabilityGraph, principal: str, target: str, capability: str = "read", *,
+                   extra_hops: int = 2, limit: int = 20) -> list[tuple[Step, ...]]:
+    """Return up to `limit` distinct simple paths, at most `extra_hops` longer than the shortest, shortest first."""
+    final = HOLDING if capability == "read" else OVERWRITTEN
+    distances = distances_to(graph, target, final)
+    start = (principal, HOLDING)
+    if start not in distances:
+        return []
+    bound = distances[start] + extra_hops
+    found: list[tuple[Step, ...]] = []
+
+    def walk(node: str, state: State, steps: list[Step], visited: set[str]) -> None:
+        if len(found) >= limit:
+            return
+        if node == target and state == final:
+            found.append(tuple(steps))
+            return
+        for _, successor, data in graph.g.out_edges(node, data=True):
+            after = _transition(state, EDGE_KIND_BY_NAME[data["kind"]])
+            if after is None or successor in visited:
+                continue
+            remaining = distances.get((successor, after))
+            if remaining is None or len(steps) + 1 + remaining > bound:
+                continue
+            visited.add(successor)
+            steps.append(_step(node, successor, data))
+            walk(successor, after, steps, visited)
+            steps.pop()
+            visited.discard(successor)
+
+    walk(principal, HOLDING, [], {principal})
+    return sorted(found, key=len)

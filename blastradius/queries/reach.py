@@ -1,0 +1,34 @@
+"""`reach`: everything a principal can obtain or overwrite, grouped by namespace and account."""
+
+from __future__ import annotations
+
+from blastradius.graph.model import CapabilityGraph
+from blastradius.queries.common import SECRET_KINDS, QueryResult, coverage_notes, reach_row, scope_of
+from blastradius.queries.reachability import PRINCIPAL_KINDS, reach_from
+from blastradius.queries.refs import resolve
+
+COLUMNS = ["scope", "target", "target_kind", "capability", "hops", "conditions", "path"]
+
+
+def reach(graph: CapabilityGraph, reference: str, *, cluster: str | None = None, identities: bool = True) -> QueryResult:
+    """Return the secrets (and, with `identities`, the principals it can act as) a principal reaches.
+
+    Rows are sorted by scope (`<cluster>/<namespace>` or `aws:<account>`), then capability and name.
+    """
+    sources = resolve(graph, reference, cluster=cluster, single=True).nodes
+    wanted = SECRET_KINDS | (PRINCIPAL_KINDS if identities else frozenset())
+    rows = []
+    involved = list(sources)
+    for source in sources:
+        for found in reach_from(graph, source):
+            if graph.kind(found.target) not in wanted:
+                continue
+            row = reach_row(graph, found)
+            if graph.kind(found.target) in PRINCIPAL_KINDS:
+                row["capability"] = "act-as" if found.capability == "read" else found.capability
+            row["scope"] = scope_of(graph, found.target)
+            rows.append(row)
+            involved.append(found.target)
+    rows.sort(key=lambda row: (row["scope"], row["capability"], row["target"]))
+    message = None if rows else f"{reference} reaches no secret and no other identity"
+    return QueryResult("reach", reference, COLUMNS, rows, coverage_notes(graph, involved), message)

@@ -1,0 +1,59 @@
+"""`who-can`: every principal that can obtain (or overwrite) a secret, with the path for each."""
+
+from __future__ import annotations
+
+from blastradius.config import Config
+from blastradius.graph.model import CapabilityGraph
+from blastradius.queries.common import PRINCIPAL_FILTERS, QueryResult, chain_text, coverage_notes, reach_row, step_dict
+from blastradius.queries.reachability import PRINCIPAL_KINDS, distinct_paths, reaching
+from blastradius.queries.refs import resolve
+
+COLUMNS = ["principal", "target", "capability", "hops", "conditions", "path"]
+
+
+def who_can(
+    graph: CapabilityGraph,
+    reference: str,
+    *,
+    capability: str = "read",
+    cluster: str | None = None,
+    kinds: list[str] | None = None,
+    every_path: bool = False,
+    config: Config | None = None,
+    show_trusted: bool = False,
+) -> QueryResult:
+    """Return one row per (principal, target) for the targets `reference` names.
+
+    With `every_path`, each distinct path (up to two hops longer than the shortest) gets a row of
+    its own. Principals the configuration trusts are left out unless `show_trusted`; the result's
+    message says how many were hidden.
+    """
+    targets = resolve(graph, reference, cluster=cluster).nodes
+    allowed = frozenset().union(*(PRINCIPAL_FILTERS[kind] for kind in kinds)) if kinds else PRINCIPAL_KINDS
+    config = config or Config()
+
+    rows = []
+    hidden = 0
+    involved: list[str] = list(targets)
+    for target in targets:
+        for reach in reaching(graph, target, capability, principal_kinds=allowed):
+            if not show_trusted and config.is_trusted(graph.name(reach.principal)):
+                hidden += 1
+                continue
+            involved.extend(step.target for step in reach.steps)
+            if not every_path:
+                rows.append(reach_row(graph, reach))
+                continue
+            for steps in distinct_paths(graph, reach.principal, target, capability):
+                row = reach_row(graph, reach)
+                conditions = sorted({condition for step in steps for condition in step.conditions})
+                row.update(hops=len(steps), path=chain_text(graph, steps), conditions=conditions,
+                           conditional=bool(conditions), steps=[step_dict(graph, step) for step in steps])
+                rows.append(row)
+
+    message = None
+    if hidden:
+        message = f"{hidden} row(s) of trusted principals hidden; pass --all to show them"
+    if not rows:
+        message = (message + "; " if message else "") + f"no principal can {'overwrite' if capability == 'overwrite' else 'obtain'} {reference}"
+    return QueryResult("who-can", reference, COLUMNS, rows, coverage_notes(graph, involved), message)
