@@ -3,14 +3,15 @@
 `AccountAuthorizations` follows the IAM policy evaluation logic of the IAM User Guide ("Policy
 evaluation logic", "Cross-account policy evaluation logic") for users and roles:
 
-- an explicit Deny in any applicable policy wins (identity, group, permission boundary, resource,
-  trust or key policy, SCP, RCP);
-- in the principal's own account the identity policies or the resource policy may allow; across
-  accounts both must; a permission boundary limits identity grants and, for roles, resource-policy
-  grants too; an SCP of the principal's account must allow;
-- a KMS key policy must always allow, directly or by naming the account and leaving the rest to
-  IAM; the AWS-managed `aws/secretsmanager` key serves only principals of the secret's account;
-- a condition the snapshot cannot decide keeps the request as "conditional", with the condition.
+- An explicit Deny in any applicable policy wins (identity, group, permission boundary, resource,
+  trust or key policy, SCP, RCP).
+- In the principal's own account the identity policies or the resource policy may allow. Across
+  accounts both must.
+- A permission boundary limits identity grants and, for roles, resource-policy grants too. An SCP
+  of the principal's account must allow.
+- A KMS key policy must always allow, directly or by naming the account and leaving the rest to
+  IAM. The AWS-managed `aws/secretsmanager` key serves only principals of the secret's account.
+- A condition the snapshot cannot decide keeps the request as "conditional", with the condition.
 
 An unparseable policy is reported in `warnings` and grants nothing. When its text mentions Deny
 (always, for a boundary or an SCP, which limit by what they leave out) every result it could affect
@@ -52,7 +53,7 @@ __all__ = [
 
 Capability = Literal["read", "overwrite"]
 
-# Secrets Manager asks KMS to decrypt on reads and for a new data key on writes.
+# Secrets Manager calls kms:Decrypt on reads and kms:GenerateDataKey on writes.
 KMS_ACTIONS: dict[str, str] = {"read": "kms:Decrypt", "overwrite": "kms:GenerateDataKey"}
 AWS_MANAGED_SECRETS_KEY = "alias/aws/secretsmanager"
 
@@ -98,7 +99,7 @@ COMPUTE_CREATE_ACTIONS: dict[str, tuple[str, ...]] = {
 
 @dataclass(frozen=True)
 class WebIdentityTrust:
-    """How one trust statement admits tokens of an OIDC provider, for audits of IRSA trust.
+    """A trust statement that admits tokens of an OIDC provider, described for audits of IRSA trust.
 
     `subject_patterns` is empty when the statement does not test `sub`, so it admits every
     ServiceAccount of the cluster; `subject_operator` is the operator that tests it.
@@ -113,7 +114,7 @@ class WebIdentityTrust:
 
 
 class AccountAuthorizations:
-    """What the users and roles of one or more AWS accounts may do, from snapshot account sections.
+    """Authorization queries over the users, roles and secrets of snapshot AWS account sections.
 
     Indexes are built once here; queries then evaluate only the resources that some Allow could
     cover. `warnings` lists every policy or reference that could not be used, naming it.
@@ -136,7 +137,8 @@ class AccountAuthorizations:
 
     def evaluate(self, principal_arn: str, action: str, resource_arn: str) -> Decision:
         """Decide one request of a user or role, with every policy type that applies to it."""
-        return self._evaluator.evaluate(self._model.principal(principal_arn), action, self._model.resource(resource_arn))
+        principal = self._model.principal(principal_arn)
+        return self._evaluator.evaluate(principal, action, self._model.resource(resource_arn))
 
     def secret_access(self, principal_arn: str, capability: Capability) -> list[tuple[str, Decision]]:
         """Return the secrets a principal can read or overwrite, with the decision for each.
@@ -186,14 +188,12 @@ class AccountAuthorizations:
         """Return the roles a token of `issuer` for `subject` can assume with sts:AssumeRoleWithWebIdentity.
 
         The issuer must be registered as an OIDC provider in the role's account and the trust
-        must name that provider. Each decision's reason says whether the trust checks `aud`.
+        must name that provider. Each decision's reason states whether the trust checks `aud`.
         """
         url = issuer_url(issuer)
         results = []
         for provider in self._model.providers.get(url, []):
-            for role_arn in sorted(self._model.federated_trusts.get(provider.arn, set())):
-                if arn_account(role_arn) != provider.account_id:
-                    continue
+            for role_arn in self._web_identity_candidates(provider):
                 decision = self._web_identity_decision(role_arn, provider, subject, audience)
                 if decision.possible:
                     results.append((role_arn, decision))
@@ -204,7 +204,7 @@ class AccountAuthorizations:
         url = issuer_url(issuer)
         trusts = []
         for provider in self._model.providers.get(url, []):
-            for role_arn in sorted(self._model.federated_trusts.get(provider.arn, set())):
+            for role_arn in self._web_identity_candidates(provider):
                 trusts += self._describe_web_identity_trust(role_arn, provider)
         return trusts
 
@@ -228,7 +228,7 @@ class AccountAuthorizations:
     # Secrets and keys --------------------------------------------------------------------------
 
     def _secret_candidates(self, principal: Principal, actions: tuple[str, ...]) -> set[str]:
-        """Secrets some Allow could cover: by identity Resource patterns, or by resource policies naming the principal."""
+        """Return the secrets some Allow could cover: by identity Resource patterns or by resource policy principals."""
         context = self._evaluator.context(principal, actions[0], Resource("", principal.account_id, "other", False))
         found: set[str] = set()
         for action in actions:
@@ -247,10 +247,14 @@ class AccountAuthorizations:
         """Decide whether the secret's KMS key lets the principal decrypt (read) or encrypt (overwrite) it."""
         action = KMS_ACTIONS[capability]
         key = self._model.resolve_key(secret)
-        aws_managed = key.manager == "AWS" if key else (secret.kms_key_id or AWS_MANAGED_SECRETS_KEY).endswith(AWS_MANAGED_SECRETS_KEY)
+        if key is not None:
+            aws_managed = key.manager == "AWS"
+        else:
+            aws_managed = (secret.kms_key_id or AWS_MANAGED_SECRETS_KEY).endswith(AWS_MANAGED_SECRETS_KEY)
         if aws_managed:
             if principal.account_id == secret.account_id:
-                return Decision("allow", reason=f"the AWS-managed key of account {secret.account_id} serves its principals")
+                reason = f"the AWS-managed key of account {secret.account_id} serves its principals"
+                return Decision("allow", reason=reason)
             return Decision(
                 "deny", reason=f"{secret.arn} uses the AWS-managed key, which principals of other accounts cannot use"
             )
@@ -262,10 +266,14 @@ class AccountAuthorizations:
             "kms:EncryptionContext:SecretARN": secret.arn,
             "kms:EncryptionContextKeys": ("SecretARN", "SecretVersionId"),
         }
-        resource = Resource(key.arn, key.account_id, "kms_key", True, None, key.policy)
-        return self._evaluator.evaluate(principal, action, resource, extra)
+        return self._evaluator.evaluate(principal, action, self._model.resource(key.arn), extra)
 
     # Web identity ------------------------------------------------------------------------------
+
+    def _web_identity_candidates(self, provider: OidcProvider) -> list[str]:
+        """Roles of the provider's own account whose trust names the provider, or everyone."""
+        named = self._model.federated_trusts.get(provider.arn, set()) | self._model.federated_trusts.get("*", set())
+        return sorted(role_arn for role_arn in named if arn_account(role_arn) == provider.account_id)
 
     def _web_identity_decision(self, role_arn: str, provider: OidcProvider, subject: str, audience: str) -> Decision:
         """Decide sts:AssumeRoleWithWebIdentity of a role for one token; only the trust policy and RCPs apply."""
@@ -282,7 +290,9 @@ class AccountAuthorizations:
         )
         allows = []
         for statement in trust.document.statements:
-            if not statement.matches_action(ASSUME_ROLE_WITH_WEB_IDENTITY) or not _names_provider(statement, provider.arn):
+            if not statement.matches_action(ASSUME_ROLE_WITH_WEB_IDENTITY):
+                continue
+            if not _names_provider(statement, provider.arn):
                 continue
             alternative = apply_statement(trust.label, statement, context, findings)
             if alternative:
@@ -299,7 +309,9 @@ class AccountAuthorizations:
         account = self._model.accounts[arn_account(role_arn)]
         for policy in account.rcps:
             for statement in policy.document.statements if policy.document else ():
-                if statement.is_deny and statement.matches_action(ASSUME_ROLE_WITH_WEB_IDENTITY) and statement.matches_resource(role_arn, context):
+                if not statement.is_deny or not statement.matches_action(ASSUME_ROLE_WITH_WEB_IDENTITY):
+                    continue
+                if statement.matches_resource(role_arn, context):
                     apply_statement(policy.label, statement, context, findings)
 
     def _describe_web_identity_trust(self, role_arn: str, provider: OidcProvider) -> list[WebIdentityTrust]:
@@ -349,7 +361,8 @@ class AccountAuthorizations:
         pass_role = EscalationMethod("iam:PassRole", "role", "passes the role to compute")
         for role_arn in sorted(self._escalation_targets(principal, pass_role)):
             for service in sorted(self._model.service_trusts.get(role_arn, set()) & set(COMPUTE_CREATE_ACTIONS)):
-                passed = self._evaluator.evaluate(principal, "iam:PassRole", self._model.resource(role_arn), {"iam:PassedToService": service})
+                role = self._model.resource(role_arn)
+                passed = self._evaluator.evaluate(principal, "iam:PassRole", role, {"iam:PassedToService": service})
                 if not passed.possible:
                     continue
                 for create_action in COMPUTE_CREATE_ACTIONS[service]:
@@ -364,4 +377,7 @@ def _names_provider(statement: Statement, provider_arn: str) -> bool:
     """Whether a trust statement admits tokens of the provider: it names it as Federated, or everyone."""
     if statement.principals is None:
         return False
-    return any((kind == "Federated" and value == provider_arn) or (kind == "AWS" and value == "*") for kind, value in statement.principals)
+    return any(
+        (kind == "Federated" and value == provider_arn) or (kind == "AWS" and value == "*")
+        for kind, value in statement.principals
+    )

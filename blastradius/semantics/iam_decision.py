@@ -19,8 +19,8 @@ class Evidence:
 
     `policy` is a managed policy ARN, `inline:<user or role>/<policy name>`,
     `inline:group/<group>/<policy name>`, `resource-policy:<secret ARN>`, `trust-policy:<role ARN>`,
-    `key-policy:<key ARN>`, `scp:<id>`, `rcp:<id>` or `boundary:<ARN>`; `statement` is the Sid
-    or `#<0-based index>`; `effect` is `Allow` or `Deny` as written in the policy.
+    `key-policy:<key ARN>`, `scp:<id>`, `rcp:<id>` or `boundary:<ARN>`. `statement` is the Sid
+    or `#<0-based index>`, and `effect` is `Allow` or `Deny` as written in the policy.
     """
 
     policy: str
@@ -134,7 +134,7 @@ class DenyMatch:
 
 @dataclass
 class Findings:
-    """What a scan of the policies found besides allows: Deny statements and caveats about unread policies."""
+    """Deny statements and caveats about unparseable policies, collected while the policies are scanned."""
 
     denies: list[DenyMatch] = field(default_factory=list)
     caveats: list[str] = field(default_factory=list)

@@ -1,10 +1,11 @@
 """Evaluation of one request of a user or role against every policy type that applies to it.
 
 The order follows the IAM User Guide ("Policy evaluation logic", "Cross-account policy evaluation
-logic"): an explicit Deny anywhere wins; in the principal's own account its identity policies or
-the resource's policy may allow; across accounts both must; a permission boundary limits identity
-grants and, for roles, resource-policy grants too; an SCP of the principal's account must allow;
-a KMS key policy must allow, directly or by delegating to the account and leaving the rest to IAM.
+logic"). An explicit Deny anywhere wins. In the principal's own account its identity policies or
+the resource's policy may allow, and across accounts both must. A permission boundary limits
+identity grants and, for roles, resource-policy grants too. An SCP of the principal's account must
+allow. A KMS key policy must allow, directly or by delegating to the account and leaving the rest
+to IAM.
 """
 
 from __future__ import annotations
@@ -25,15 +26,15 @@ from blastradius.semantics.iam_decision import (
 from blastradius.semantics.iam_model import AccountModel, AttachedPolicy, Principal, Resource
 from blastradius.semantics.iam_policy import RequestContext, Statement
 
-# The service whose actions a resource's own policy governs: a trust policy says nothing about
-# iam:PutRolePolicy on the role, and a key policy nothing about Secrets Manager calls.
+# The service whose actions a resource's own policy governs. A trust policy governs only sts calls,
+# not iam:PutRolePolicy on the role, and a key policy only kms calls.
 _POLICY_SERVICE = {"secret": "secretsmanager", "role": "sts", "kms_key": "kms"}
 
 ContextValues = dict[str, str | tuple[str, ...]]
 
 
 class RequestEvaluator:
-    """Decides requests over an AccountModel; it holds no state of its own."""
+    """Evaluator of requests over an AccountModel, without state of its own."""
 
     def __init__(self, model: AccountModel) -> None:
         self._model = model
@@ -74,12 +75,13 @@ class RequestEvaluator:
     def evaluate(
         self, principal: Principal, action: str, resource: Resource, extra: ContextValues | None = None
     ) -> Decision:
-        """Decide one request; `extra` adds condition keys the caller knows, such as kms:ViaService."""
+        """Decide one request. `extra` adds condition keys that the caller decides, such as kms:ViaService."""
         context = self.context(principal, action, resource, extra)
         findings = Findings()
 
         identity = self._identity_grant(principal, action, resource.arn, context, findings)
-        boundary = self._guardrail_grant([principal.boundary] if principal.boundary else [], action, resource.arn, context, findings)
+        boundaries = [principal.boundary] if principal.boundary else []
+        boundary = self._guardrail_grant(boundaries, action, resource.arn, context, findings)
         scp = self._guardrail_grant(self._scps_for(principal), action, resource.arn, context, findings)
         self._apply_rcps(principal, action, resource, context, findings)
         direct, delegated = self._resource_policy_grant(principal, action, resource, context, findings)
@@ -136,8 +138,8 @@ class RequestEvaluator:
     ) -> Grant:
         """Evaluate a boundary or the SCPs: no policies means no limit, and an Allow grants no evidence.
 
-        NOTE: SCPs attached at the root, OUs and the account each need an Allow; the snapshot does
-        not say at which level a policy is attached, so an Allow in any SCP counts for all levels.
+        NOTE: AWS needs an Allow among the SCPs of each level (root, every OU, the account). The
+        snapshot does not record the level of each SCP, so an Allow in any SCP counts for all.
         """
         if not policies:
             return UNLIMITED
@@ -186,9 +188,9 @@ class RequestEvaluator:
     ) -> tuple[Grant, Grant]:
         """Return (grant naming the principal or everyone, grant naming only its account) of the resource's policy."""
         service = _POLICY_SERVICE.get(resource.kind)
-        if resource.in_model and (service is None or action.split(":", 1)[0].lower() != service):
+        if resource.policy_known and (service is None or action.split(":", 1)[0].lower() != service):
             return NOTHING, NOTHING
-        if not resource.in_model:
+        if not resource.policy_known:
             unknown = f"the resource policy of {resource.arn} (not in the snapshot) allows {action}"
             return NOTHING, (Alternative(frozenset({unknown}), ()),)
         if resource.policy is None:
@@ -226,7 +228,7 @@ def apply_statement(
 
 
 def note_unreadable(policy: AttachedPolicy, findings: Findings, limits: bool) -> None:
-    """Add the caveat of a policy that could not be parsed: a guardrail (`limits`) or one whose text mentions Deny may deny."""
+    """Add the caveat of an unparseable policy that may deny: a guardrail (`limits`), or one whose text has Deny."""
     if limits or policy.may_deny:
         findings.caveats.append(f"unparseable policy {policy.label} may deny")
 

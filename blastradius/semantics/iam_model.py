@@ -1,6 +1,6 @@
 """The users, roles, policies, secrets and keys of a snapshot's AWS account sections, indexed.
 
-`AccountModel` parses every policy once, records what it could not use in `warnings`, and builds
+`AccountModel` parses every policy once and records what it could not use in `warnings`. It builds
 the indexes that let queries skip resources no Allow can reach: secrets and IAM objects sorted by
 ARN, and resource and trust policies by the principals their Allow statements name.
 """
@@ -72,12 +72,12 @@ class Principal:
 
 @dataclass
 class Resource:
-    """The target of a request with what the snapshot knows of it."""
+    """The target of a request, with the kind, tags and own policy that the snapshot records."""
 
     arn: str
     account_id: str
     kind: str
-    in_model: bool
+    policy_known: bool
     tags: dict[str, str] | None = None
     policy: AttachedPolicy | None = None
 
@@ -155,12 +155,13 @@ def _tags(raw: Any) -> dict[str, str]:
     if isinstance(raw, dict):
         return {str(key): str(value) for key, value in raw.items()}
     if isinstance(raw, list):
-        return {str(item["Key"]): str(item.get("Value", "")) for item in raw if isinstance(item, dict) and "Key" in item}
+        pairs = [item for item in raw if isinstance(item, dict) and "Key" in item]
+        return {str(item["Key"]): str(item.get("Value", "")) for item in pairs}
     return {}
 
 
 def issuer_url(issuer: str) -> str:
-    """An issuer or provider URL without scheme and trailing slash, as IAM names OIDC providers."""
+    """Strip the scheme and trailing slash from an issuer URL, the form in which IAM names OIDC providers."""
     url = issuer.strip()
     for scheme in ("https://", "http://"):
         if url.startswith(scheme):
@@ -168,23 +169,50 @@ def issuer_url(issuer: str) -> str:
     return url.rstrip("/")
 
 
-def _principal_keys(statement: Statement, partition_root_suffix: str = ":root") -> Iterator[str]:
-    """Yield the index keys of the AWS principals a statement names: ARNs, account ids, or `*`."""
+def _principal_keys(statement: Statement) -> Iterator[str]:
+    """Yield the index keys of the AWS principals a statement names.
+
+    The keys are a user or role ARN, an account id (for `:root` ARNs and bare ids), a role's
+    session key, or `*` (for everyone and for NotPrincipal, which admits all it does not list).
+    """
     if statement.not_principals is not None:
         yield "*"
         return
     for kind, value in statement.principals or ():
         if kind != "AWS":
             continue
-        if value == "*" or value.isdigit():
-            yield value
-        elif value.endswith(partition_root_suffix) and ":iam::" in value:
+        if value.endswith(":root") and ":iam::" in value:
             yield arn_account(value)
         elif ":assumed-role/" in value:
             role_name = value.split(":assumed-role/", 1)[1].split("/", 1)[0]
             yield f"assumed-role:{arn_account(value)}:{role_name}"
         else:
             yield value
+
+
+# Fields without which an entry of each list of an AWS account section cannot be used.
+_REQUIRED_FIELDS = {
+    "policies": ("arn",),
+    "groups": ("arn", "name"),
+    "users": ("arn", "name"),
+    "roles": ("arn", "name"),
+    "oidc_providers": ("arn", "url"),
+    "kms_keys": ("arn",),
+    "secrets": ("arn",),
+    "organization_policies": ("id",),
+}
+
+
+def _entries(section: dict[str, Any], list_name: str) -> list[dict[str, Any]]:
+    """Return one list of an account section, raising ValueError that names an entry missing a required field."""
+    entries = section.get(list_name) or []
+    for index, entry in enumerate(entries):
+        for required in _REQUIRED_FIELDS[list_name]:
+            if not isinstance(entry, dict) or not entry.get(required):
+                raise ValueError(
+                    f"AWS account {section['account_id']}: {list_name}[{index}] is missing the field {required!r}"
+                )
+    return entries
 
 
 class AccountModel:
@@ -240,14 +268,14 @@ class AccountModel:
             return AttachedPolicy(label, PolicyDocument.parse(document, label))
         except PolicyError as error:
             text = document if isinstance(document, str) else json.dumps(document, default=str)
-            may_deny = "deny" in text.lower()
+            may_deny = document is None or "deny" in text.lower()
             consequence = "results it could affect say it may deny" if may_deny else "it contains no Deny"
             self.warnings.append(f"{owner}: {error}; treated as granting nothing, and {consequence}")
             return AttachedPolicy(label, None, may_deny)
 
     def _load_managed_policies(self, section: dict[str, Any]) -> None:
         account_id = str(section["account_id"])
-        for entry in section.get("policies", []):
+        for entry in _entries(section, "policies"):
             arn = entry["arn"]
             self.managed[arn] = self._parse(entry.get("document"), arn, f"managed policy {arn}")
             if not entry.get("aws_managed", arn.split(":")[4] == "aws"):
@@ -259,27 +287,27 @@ class AccountModel:
         account = Account(account_id, partition)
         self.accounts[account_id] = account
 
-        self._load_organization_policies(account, section.get("organization_policies", []))
-        groups = {group["name"]: self._group_policies(group) for group in section.get("groups", [])}
-        self.group_arns[account_id] = [group["arn"] for group in section.get("groups", [])]
-        for user in section.get("users", []):
+        self._load_organization_policies(account, _entries(section, "organization_policies"))
+        groups = {group["name"]: self._group_policies(group) for group in _entries(section, "groups")}
+        self.group_arns[account_id] = [group["arn"] for group in _entries(section, "groups")]
+        for user in _entries(section, "users"):
             self._add_principal(user, "user", account, groups)
-        for role in section.get("roles", []):
+        for role in _entries(section, "roles"):
             self._add_principal(role, "role", account, groups)
             self._add_trust(role)
-        for provider in section.get("oidc_providers", []):
+        for provider in _entries(section, "oidc_providers"):
             url = issuer_url(provider["url"])
             self.providers.setdefault(url, []).append(
                 OidcProvider(provider["arn"], account_id, url, tuple(provider.get("client_ids") or ()))
             )
-        for key in section.get("kms_keys", []):
+        for key in _entries(section, "kms_keys"):
             self._add_key(key, account_id)
-        for secret in section.get("secrets", []):
+        for secret in _entries(section, "secrets"):
             self._add_secret(secret, account_id)
 
     def _load_organization_policies(self, account: Account, entries: list[dict[str, Any]]) -> None:
         for entry in entries:
-            policy_id = entry.get("id") or entry.get("arn")
+            policy_id = entry["id"]
             if entry.get("type") == "RESOURCE_CONTROL_POLICY":
                 account.rcps.append(self._parse(entry.get("document"), f"rcp:{policy_id}", f"RCP {policy_id}"))
             else:
@@ -306,7 +334,11 @@ class AccountModel:
         return AttachedPolicy(arn, None, may_deny=True)
 
     def _add_principal(
-        self, entry: dict[str, Any], kind: Literal["user", "role"], account: Account, groups: dict[str, list[AttachedPolicy]]
+        self,
+        entry: dict[str, Any],
+        kind: Literal["user", "role"],
+        account: Account,
+        groups: dict[str, list[AttachedPolicy]],
     ) -> None:
         arn, name = entry["arn"], entry["name"]
         principal = Principal(
@@ -315,10 +347,12 @@ class AccountModel:
         )
         for policy_name, document in sorted((entry.get("inline_policies") or {}).items()):
             principal.policies.append(self._parse(document, f"inline:{name}/{policy_name}", f"{kind} {arn}"))
-        principal.policies += [self._managed_policy(policy_arn, f"{kind} {arn}") for policy_arn in entry.get("attached_policies", [])]
+        for policy_arn in entry.get("attached_policies", []):
+            principal.policies.append(self._managed_policy(policy_arn, f"{kind} {arn}"))
         for group_name in entry.get("groups", []) if kind == "user" else ():
             if group_name not in groups:
-                self.warnings.append(f"user {arn}: group {group_name!r} is not in the snapshot; its policies are ignored")
+                fault = f"group {group_name!r} is not in the snapshot, so its policies are ignored"
+                self.warnings.append(f"user {arn}: {fault}")
                 continue
             principal.policies += groups[group_name]
         boundary_arn = entry.get("permissions_boundary")
@@ -340,14 +374,17 @@ class AccountModel:
                 for key in _principal_keys(statement):
                     self.trust_grantees.setdefault(key, set()).add(arn)
             for kind, value in statement.principals or ():
-                if kind == "Federated" and statement.matches_action(ASSUME_ROLE_WITH_WEB_IDENTITY):
+                admits_tokens = kind == "Federated" or (kind, value) == ("AWS", "*")
+                if admits_tokens and statement.matches_action(ASSUME_ROLE_WITH_WEB_IDENTITY):
                     self.federated_trusts.setdefault(value, set()).add(arn)
                 if kind == "Service" and statement.matches_action(ASSUME_ROLE):
                     self.service_trusts.setdefault(arn, set()).add(value)
 
     def _add_key(self, entry: dict[str, Any], account_id: str) -> None:
         arn = entry["arn"]
-        policy = self._parse(entry.get("policy"), f"key-policy:{arn}", f"KMS key {arn}") if entry.get("policy") is not None else None
+        policy = None
+        if entry.get("policy") is not None:
+            policy = self._parse(entry["policy"], f"key-policy:{arn}", f"KMS key {arn}")
         self.keys[arn] = KmsKey(arn, account_id, entry.get("manager") or "CUSTOMER", policy)
         references = [entry.get("key_id") or arn.rsplit("/", 1)[-1]] + list(entry.get("aliases") or [])
         for reference in references:
@@ -387,19 +424,25 @@ class AccountModel:
         raise UnknownPrincipalError(f"principal {arn} is not a user or role of the snapshot's AWS accounts")
 
     def resource(self, arn: str) -> Resource:
+        """Describe the target of a request: its kind, its tags and its own policy, where collected.
+
+        A key collected without its policy, or a resource the snapshot does not hold, gets
+        `policy_known=False`, because its policy may allow anything. The evaluator then makes
+        cross-account results conditional on that policy.
+        """
         account_id = arn_account(arn)
         if arn in self.secrets:
             return self.secret_resource(self.secrets[arn])
         if arn in self.keys:
             key = self.keys[arn]
-            return Resource(arn, key.account_id, "kms_key", True, None, key.policy)
+            return Resource(arn, key.account_id, "kms_key", key.policy is not None, None, key.policy)
         if arn in self.principals:
             principal = self.principals[arn]
             kind = "role" if principal.kind == "role" else "user"
             return Resource(arn, account_id, kind, True, principal.tags, self.trusts.get(arn))
         service = arn.split(":")[2] if arn.startswith("arn:") and arn.count(":") >= 5 else ""
-        # IAM users, groups and policies have no resource policy, so the snapshot knows all there
-        # is about them; of any other resource it has not collected the policy.
+        # IAM users, groups and policies have no resource policy, so nothing is missing about them.
+        # Any other resource outside the snapshot has a policy that was not collected.
         known = service == "iam" and account_id in self.accounts
         return Resource(arn, account_id, "kms_key" if service == "kms" else "other", known)
 

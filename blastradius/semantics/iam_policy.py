@@ -3,7 +3,7 @@
 The rules follow the IAM User Guide ("IAM JSON policy element reference" and "Condition
 operators"): actions match case-insensitively, resources case-sensitively, and a condition on a
 key that the request does not carry is false, except for negated operators, `...IfExists`, `Null`
-and `ForAllValues`. Nothing here knows about accounts or principals beyond the strings it is given.
+and `ForAllValues`. Nothing here depends on accounts or principals beyond the strings it is given.
 """
 
 from __future__ import annotations
@@ -22,11 +22,14 @@ STATEMENT_ELEMENTS = frozenset(
 PRINCIPAL_TYPES = frozenset({"AWS", "Service", "Federated", "CanonicalUser"})
 
 _STRING_OPERATORS = frozenset(
-    {"stringequals", "stringnotequals", "stringequalsignorecase", "stringnotequalsignorecase", "stringlike", "stringnotlike"}
+    {
+        "stringequals", "stringnotequals", "stringequalsignorecase", "stringnotequalsignorecase",
+        "stringlike", "stringnotlike",
+    }
 )
 _ARN_OPERATORS = frozenset({"arnequals", "arnlike", "arnnotequals", "arnnotlike"})
-# Operators whose values blastradius does not compare: no key it decides holds a number, a date,
-# an address or binary data, so a known key with one of these makes the statement conditional.
+# Operators whose values blastradius does not compare. No key it decides has a number, a date, an
+# address or binary data as its value, so a known key with one of these makes the statement conditional.
 _UNCOMPARED_OPERATORS = frozenset(
     {
         "numericequals", "numericnotequals", "numericlessthan", "numericlessthanequals",
@@ -65,9 +68,9 @@ UNKNOWN = UnknownKey()
 class RequestContext:
     """Condition keys of one request, split into known values, known absences and unknowns.
 
-    `values` maps lower-case key names to their values. A key listed in `values`, in
-    `absent_keys`, or starting with one of `decidable_prefixes` (such as `aws:principaltag/`) is
-    decided; every other key is unknown and makes the statement conditional. With
+    `values` maps key names (compared in lower case) to their values. A key listed in `values` or
+    in `absent_keys`, or starting with one of `decidable_prefixes` (such as `aws:principaltag/`),
+    is decided. Every other key is unknown and makes the statement conditional. With
     `provider_keys_decided`, keys of identity providers (`<provider URL>:sub`, whose prefix holds a
     dot, unlike the `aws:` or `sts:` service prefixes) are decided too: a web-identity request
     carries only its own provider's claims.
@@ -81,7 +84,9 @@ class RequestContext:
         absent_keys: frozenset[str] = frozenset(),
         provider_keys_decided: bool = False,
     ) -> None:
-        self._values = {key.lower(): (value,) if isinstance(value, str) else tuple(value) for key, value in values.items()}
+        self._values = {
+            key.lower(): (value,) if isinstance(value, str) else tuple(value) for key, value in values.items()
+        }
         self._prefixes = tuple(prefix.lower() for prefix in decidable_prefixes)
         self._absent = frozenset(key.lower() for key in absent_keys)
         self._provider_keys_decided = provider_keys_decided
@@ -271,7 +276,7 @@ class Condition:
         return base in _NEGATED_OPERATORS
 
     def _value_passes(self, value: str, base: str, negated: bool, context: RequestContext) -> bool:
-        """One request value against every policy value: a positive test needs one match, a negated one none."""
+        """Test one request value against every policy value: a positive test needs one match, a negated one none."""
         matched = any(self._matches(value, policy_value, base, context) for policy_value in self.values)
         return not matched if negated else matched
 
@@ -295,7 +300,7 @@ class Condition:
 class Statement:
     """One statement of a policy, with every element normalised to tuples of strings.
 
-    `principals` and `not_principals` hold (type, value) pairs such as ("AWS", "123456789012");
+    `principals` and `not_principals` are (type, value) pairs such as ("AWS", "123456789012"), and
     the bare `"Principal": "*"` becomes ("AWS", "*"). None means the element is absent.
     """
 
@@ -418,7 +423,9 @@ def _parse_conditions(value: Any, where: str) -> tuple[Condition, ...]:
     conditions = []
     for operator, tests in value.items():
         condition_operator = operator.split(":", 1)[-1]
-        base = condition_operator[: -len("IfExists")] if condition_operator.lower().endswith("ifexists") else condition_operator
+        base = condition_operator
+        if base.lower().endswith("ifexists"):
+            base = base[: -len("IfExists")]
         qualifier = operator.split(":", 1)[0].lower() if ":" in operator else None
         if base.lower() not in _KNOWN_OPERATORS or qualifier not in (None, "foranyvalue", "forallvalues"):
             raise PolicyError(f"{where}: unknown condition operator {operator!r}")

@@ -223,6 +223,32 @@ def test_resource_policy_deny_wins():
     assert authz.evaluate(role_arn("rotation"), GET, PROD_DB).effect == "allow"
 
 
+@pytest.mark.parametrize(
+    ("not_principal", "expected"),
+    [
+        ([role_arn("rotation"), f"arn:aws:iam::{ACCOUNT}:root"], "allow"),
+        ([role_arn("rotation")], "deny"),
+    ],
+    ids=["role-and-account-listed", "role-only-listed"],
+)
+def test_not_principal_deny_exempts_listed(not_principal, expected):
+    resource_policy = document({"Effect": "Deny", "NotPrincipal": {"AWS": not_principal}, "Action": GET, "Resource": "*"})
+    authz = model(account(roles=(role("rotation", inline={"p": document(allow(GET))}),),
+                          secrets=(secret("production/db", resource_policy=resource_policy),)))
+
+    assert authz.evaluate(role_arn("rotation"), GET, PROD_DB).effect == expected
+
+
+def test_session_principal_is_conditional():
+    session = f"arn:aws:sts::{ACCOUNT}:assumed-role/batch/nightly-export"
+    resource_policy = document({"Effect": "Allow", "Principal": {"AWS": session}, "Action": GET, "Resource": "*"})
+    authz = model(account(roles=(role("batch"),), secrets=(secret("production/db", resource_policy=resource_policy),)))
+
+    ((_, decision),) = authz.secret_access(role_arn("batch"), "read")
+
+    assert decision.conditions == ("the role session name is nightly-export",)
+
+
 def test_resource_policy_naming_account_needs_identity():
     resource_policy = document({"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, "Action": GET, "Resource": "*"})
     authz = model(account(roles=(role("batch"),), secrets=(secret("production/db", resource_policy=resource_policy),)))
@@ -388,6 +414,28 @@ def test_uncollected_key_is_conditional():
     assert decision.conditions == (f"kms:Decrypt on {missing_key} is allowed (the key is not in the snapshot)",)
 
 
+def test_key_without_policy_is_conditional():
+    uncollected = kms_key("1234abcd", None)
+    authz = model(account(roles=(role("payments-api", inline={"p": document(allow([GET, "kms:Decrypt"]))}),),
+                          secrets=(secret("production/db", kms_key_id=key_arn("1234abcd")),), kms_keys=(uncollected,)))
+
+    ((_, decision),) = authz.secret_access(role_arn("payments-api"), "read")
+
+    assert decision.effect == "conditional"
+    assert decision.conditions == (f"the resource policy of {key_arn('1234abcd')} (not in the snapshot) allows kms:Decrypt",)
+
+
+def test_key_policy_denial_reason():
+    authz = model(account(roles=(role("payments-api", inline={"p": document(allow("kms:*"))}),),
+                          kms_keys=(kms_key("1234abcd", ADMIN_ONLY_KEY_POLICY),)))
+
+    decision = authz.evaluate(role_arn("payments-api"), "kms:Decrypt", key_arn("1234abcd"))
+
+    assert decision.reason == (
+        f"the key policy of {key_arn('1234abcd')} neither allows {role_arn('payments-api')} nor delegates kms:Decrypt to IAM"
+    )
+
+
 def test_overwrite_needs_generate_data_key():
     key_policy = document({"Effect": "Allow", "Principal": {"AWS": role_arn("writer")}, "Action": ["kms:Decrypt"], "Resource": "*"})
     authz = model(account(roles=(role("writer", inline={"p": document(allow(["secretsmanager:PutSecretValue", GET]))}),),
@@ -489,12 +537,40 @@ def test_missing_managed_policy_is_reported():
     ]
 
 
+def test_missing_document_may_deny():
+    empty = managed_policy(policy_arn("no-document"), None)
+    authz = model(account(roles=(reader_role(attached=(empty["arn"],)),), policies=(empty,), secrets=(secret("production/db"),)))
+
+    decision = authz.evaluate(role_arn("payments-api"), GET, PROD_DB)
+
+    assert decision.conditions == (f"unparseable policy {empty['arn']} may deny",)
+
+
 def test_warning_never_echoes_policy_text():
     broken = managed_policy(policy_arn("leaky"), '{"Statement": "' + CANARY)
     authz = model(account(roles=(role("app", attached=(broken["arn"],)),), policies=(broken,)))
 
     assert authz.warnings
     assert all(CANARY not in warning for warning in authz.warnings)
+
+
+@pytest.mark.parametrize(
+    ("list_name", "entry", "message"),
+    [
+        ("roles", {"name": "app"}, "AWS account 111122223333: roles[0] is missing the field 'arn'"),
+        ("secrets", {"name": "production/db"}, "AWS account 111122223333: secrets[0] is missing the field 'arn'"),
+        ("oidc_providers", {"arn": "arn:aws:iam::111122223333:oidc-provider/x"}, "AWS account 111122223333: oidc_providers[0] is missing the field 'url'"),
+    ],
+    ids=["role-without-arn", "secret-without-arn", "provider-without-url"],
+)
+def test_entry_missing_field_is_rejected(list_name, entry, message):
+    section = account()
+    section[list_name] = [entry]
+
+    with pytest.raises(ValueError) as raised:
+        AccountAuthorizations([section])
+
+    assert str(raised.value) == message
 
 
 def test_account_without_id_is_rejected():
@@ -634,6 +710,13 @@ def test_web_identity_reports_audience_check(condition, reason_end):
     ((_, decision),) = irsa_estate(condition).web_identity_roles(EKS_ISSUER, "system:serviceaccount:external-secrets:eso")
 
     assert decision.reason.endswith(reason_end)
+
+
+def test_web_identity_trust_of_everyone():
+    open_trust = trust("*", action="sts:AssumeRoleWithWebIdentity")
+    authz = model(account(roles=(role("open", trust_policy=open_trust),), oidc_providers=(oidc_provider(),)))
+
+    assert [arn for arn, _ in authz.web_identity_roles(EKS_ISSUER, "system:serviceaccount:a:b")] == [role_arn("open")]
 
 
 def test_web_identity_audience_not_client_id():

@@ -164,10 +164,11 @@ def test_action_matches_table(pattern, action, expected):
         ("arn:aws:iam::111122223333:role/*", "arn:aws:iam::111122223333:role/team/ci-deployer", True),
         ("arn:aws:iam::111122223333:role/ci-*", "arn:aws:iam::111122223333:role/team/ci-deployer", False),
         ("arn:aws:secretsmanager:us-east-1:111122223333:secret:*db*", SECRET, True),
+        ("arn:aws:secretsmanager:us-east-1:*:production/db-AbCdEf", SECRET, True),
     ],
     ids=["prefix-star", "name-without-suffix", "six-char-suffix", "case-sensitive", "region-star",
          "star-inside-region", "account-star", "other-account", "star-all", "star-spans-slash",
-         "path-not-skipped", "star-spans-colon-in-resource"],
+         "path-not-skipped", "star-spans-colon-in-resource", "segment-final-star-spans-colon"],
 )
 def test_resource_matches_table(pattern, arn, expected):
     assert resource_matches(pattern, arn) is expected
@@ -216,7 +217,8 @@ def test_literal_prefix_precedes_wildcards(pattern):
     prefix = literal_prefix(pattern)
 
     assert pattern.startswith(prefix)
-    assert "*" not in prefix and "?" not in prefix
+    assert "*" not in prefix
+    assert "?" not in prefix
 
 
 # Conditions ----------------------------------------------------------------------------------
