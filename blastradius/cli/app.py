@@ -10,6 +10,7 @@ import typer
 from blastradius import __version__
 from blastradius.cli import collect as collect_commands
 from blastradius.cli import graph as graph_commands
+from blastradius.cli import query as query_commands
 from blastradius.cli import snapshot as snapshot_commands
 
 app = typer.Typer(
@@ -46,6 +47,7 @@ def main_options(
 app.command(name="collect")(collect_commands.collect)
 app.add_typer(snapshot_commands.app, name="snapshot")
 app.add_typer(graph_commands.app, name="graph")
+app.add_typer(query_commands.app, name="query")
 
 
 def main() -> None:

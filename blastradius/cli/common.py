@@ -14,6 +14,7 @@ from blastradius.snapshot import SnapshotError, load_snapshot
 
 if TYPE_CHECKING:
     from blastradius.graph.model import CapabilityGraph
+    from blastradius.queries.common import QueryResult
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +27,12 @@ EXIT_USAGE = 2
 class TableOrJson(str, Enum):
     table = "table"
     json = "json"
+
+
+class OutputFormat(str, Enum):
+    table = "table"
+    json = "json"
+    csv = "csv"
 
 
 def fail(message: str) -> NoReturn:
@@ -53,3 +60,18 @@ def load_graph(snapshot_file: Path) -> CapabilityGraph:
     for warning in graph.warnings:
         log.warning("%s", warning)
     return graph
+
+
+def emit(result: QueryResult, output: OutputFormat) -> None:
+    """Write a query result to stdout in the chosen format."""
+    from rich.console import Console
+
+    from blastradius.render.rows import render_csv, render_json, render_table
+
+    if output == OutputFormat.json:
+        typer.echo(render_json(result))
+    elif output == OutputFormat.csv:
+        typer.echo(render_csv(result), nl=False)
+    else:
+        # Paths are long: off a terminal, use a width that keeps each step on one line.
+        render_table(result, Console(width=None if is_stdout_tty() else 200))

@@ -1,0 +1,83 @@
+"""Render query results as a terminal table, JSON or CSV."""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+
+import pandas as pd
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from blastradius.queries.common import QueryResult
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, list):
+        return "; ".join(str(item) for item in value)
+    if value is None:
+        return ""
+    return str(value)
+
+
+def _path_lines(row: dict[str, Any]) -> str:
+    """Return a path with one step per line, the way it reads aloud: node, then each edge kind and node."""
+    steps = row.get("steps")
+    if not steps:
+        return _cell(row.get("path"))
+    lines = [steps[0]["from"]]
+    lines.extend(f"  -[{step['kind']}]-> {step['to']}" for step in steps)
+    return "\n".join(lines)
+
+
+def render_table(result: QueryResult, console: Console) -> None:
+    """Print the result's rows with its columns, then its message and coverage notes.
+
+    A column whose value is the same on every row (the target of a who-can) moves into the title.
+    """
+    if result.rows:
+        columns = list(result.columns)
+        title = f"{result.query} {result.reference}"
+        for column in ("target",):
+            values = {_cell(row.get(column)) for row in result.rows}
+            if column in columns and len(values) == 1:
+                columns.remove(column)
+                title = f"{result.query} {values.pop()}"
+        table = Table(title=title, title_justify="left", show_lines=True)
+        for column in columns:
+            table.add_column(column, overflow="fold", no_wrap=column in ("path", "hops"), min_width=min(len(column), 12))
+        for row in result.rows:
+            cells = (_path_lines(row) if column == "path" else _cell(row.get(column)) for column in columns)
+            table.add_row(*(Text(cell) for cell in cells))
+        console.print(table)
+    if result.message:
+        console.print(Text(result.message))
+    for note in result.coverage_notes:
+        console.print(Text("note: ", style="yellow") + Text(note))
+
+
+def render_json(result: QueryResult) -> str:
+    return json.dumps(result.to_dict(), indent=2, sort_keys=True, default=str)
+
+
+def flat_rows(result: QueryResult) -> list[dict[str, str]]:
+    """Return rows with scalar cells only (lists joined with '; ', nested steps left out), for CSV."""
+    flat = []
+    for row in result.rows:
+        flat.append({key: _cell(value) for key, value in row.items() if key != "steps" and not isinstance(value, dict)})
+    return flat
+
+
+def render_csv(result: QueryResult) -> str:
+    """Return the rows as CSV with the result's columns first, then every other scalar field."""
+    rows = flat_rows(result)
+    if not rows:
+        return ",".join(result.columns) + "\n"
+    frame = pd.DataFrame(rows)
+    ordered = [column for column in result.columns if column in frame.columns]
+    ordered += [column for column in frame.columns if column not in ordered]
+    buffer = io.StringIO()
+    frame[ordered].to_csv(buffer, index=False)
+    return buffer.getvalue()
