@@ -285,7 +285,7 @@ class AccountAuthorizations:
             note_unreadable(trust, findings, limits=False)
             return findings.decide(NOTHING, f"the trust policy of {role_arn} could not be parsed")
         context = RequestContext(
-            {f"{provider.url}:sub": subject, f"{provider.url}:aud": audience, "aws:FederatedProvider": provider.arn},
+            {f"{provider.url}:sub": subject, f"{provider.url}:aud": audience},
             provider_keys_decided=True,
         )
         allows = []
@@ -374,7 +374,7 @@ class AccountAuthorizations:
 
 
 def _names_provider(statement: Statement, provider_arn: str) -> bool:
-    """Whether a trust statement admits tokens of the provider: it names it as Federated, or everyone."""
+    """Return whether a trust statement admits tokens of the provider, naming it as Federated or naming everyone."""
     if statement.principals is None:
         return False
     return any(

@@ -260,7 +260,7 @@ class AccountModel:
     @staticmethod
     def _checked_section(section: Any, index: int) -> dict[str, Any]:
         if not isinstance(section, dict) or not section.get("account_id"):
-            raise ValueError(f"aws_accounts[{index}]: an AWS account section needs an account_id")
+            raise ValueError(f"aws_accounts[{index}]: the AWS account section is missing the field 'account_id'")
         return section
 
     def _parse(self, document: Any, label: str, owner: str) -> AttachedPolicy:

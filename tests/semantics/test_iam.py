@@ -272,6 +272,16 @@ def test_boundary_only_policy_limits_role():
     assert authz.warnings == []
 
 
+def test_boundary_deny_wins():
+    boundary = managed_policy(policy_arn("no-secrets-boundary"), document(allow("*"), {"Sid": "NoSecrets", **deny("secretsmanager:*")}))
+    authz = model(account(roles=(reader_role(boundary=boundary["arn"]),), policies=(boundary,), secrets=(secret("production/db"),)))
+
+    decision = authz.evaluate(role_arn("payments-api"), GET, PROD_DB)
+
+    assert decision.effect == "deny"
+    assert decision.evidence == (Evidence(f"boundary:{boundary['arn']}", "NoSecrets", "Deny"),)
+
+
 def test_boundary_limits_resource_policy_for_role():
     boundary = managed_policy(policy_arn("s3-only-boundary"), document(allow("s3:*")))
     resource_policy = document({"Effect": "Allow", "Principal": {"AWS": role_arn("app")}, "Action": GET, "Resource": "*"})
@@ -574,7 +584,7 @@ def test_entry_missing_field_is_rejected(list_name, entry, message):
 
 
 def test_account_without_id_is_rejected():
-    with pytest.raises(ValueError, match=r"aws_accounts\[1\]: an AWS account section needs an account_id"):
+    with pytest.raises(ValueError, match=r"aws_accounts\[1\]: the AWS account section is missing the field 'account_id'"):
         AccountAuthorizations([account(), {"users": []}])
 
 
