@@ -17,6 +17,7 @@ log = logging.getLogger(__name__)
 def collect(
     manifests: list[str] = typer.Option([], "--manifests", help="Manifest file or folder (walked recursively), or - for stdin. Repeatable."),
     cluster_name: str | None = typer.Option(None, "--cluster-name", help="Name of the cluster in the snapshot (default: the kubeconfig context, or 'cluster' for manifests)."),
+    namespace: str = typer.Option("default", "-n", "--namespace", help="Namespace for namespaced manifest objects that name none, as kubectl apply -n."),
     oidc_issuer: str | None = typer.Option(None, "--oidc-issuer", help="The cluster's ServiceAccount token issuer URL, used to match IRSA trust policies."),
     kubeconfig: str | None = typer.Option(None, "--kubeconfig", help="Kubeconfig file for a live collection."),
     context: str | None = typer.Option(None, "--context", help="Kubeconfig context for a live collection."),
@@ -50,7 +51,7 @@ def collect(
         if manifests:
             from blastradius.collectors.manifests import collect_manifests
 
-            collection.extend(collect_manifests(manifests, cluster_name or "cluster", oidc_issuer=oidc_issuer))
+            collection.extend(collect_manifests(manifests, cluster_name or "cluster", oidc_issuer=oidc_issuer, namespace=namespace))
         if live_cluster:
             from blastradius.collectors.kubernetes import collect_cluster
 

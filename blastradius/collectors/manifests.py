@@ -35,6 +35,21 @@ MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 
 _BaseLoader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
+# Kept kinds that have no namespace; every other kept kind is namespaced.
+CLUSTER_SCOPED_KINDS = frozenset({
+    ("", "Namespace"),
+    ("rbac.authorization.k8s.io", "ClusterRole"),
+    ("rbac.authorization.k8s.io", "ClusterRoleBinding"),
+    ("external-secrets.io", "ClusterSecretStore"),
+    ("external-secrets.io", "ClusterExternalSecret"),
+    ("external-secrets.io", "ClusterPushSecret"),
+    ("generators.external-secrets.io", "ClusterGenerator"),
+    ("admissionregistration.k8s.io", "ValidatingAdmissionPolicy"),
+    ("admissionregistration.k8s.io", "ValidatingAdmissionPolicyBinding"),
+    ("kyverno.io", "ClusterPolicy"),
+})
+DEFAULT_NAMESPACE = "default"
+
 
 class ManifestError(CollectionError):
     """A manifest path or file that cannot be collected. The message starts with `file:line:` where known."""
@@ -155,6 +170,7 @@ def collect_manifests(
     *,
     oidc_issuer: str | None = None,
     stdin: TextIO | None = None,
+    namespace: str = DEFAULT_NAMESPACE,
 ) -> Collection:
     """Read manifests into one cluster section with the kept objects, normalised, and skipped-kind counts.
 
@@ -164,7 +180,8 @@ def collect_manifests(
     Raises ManifestError naming the file and line. The causes are a missing path, a file that
     is not YAML or JSON text, a syntax error, a document without kind or apiVersion, a kept
     object that cannot be normalised, and an object defined twice. Kinds that are not kept need
-    no metadata.name, so files such as a kustomization.yaml are only counted.
+    no metadata.name, so files such as a kustomization.yaml are only counted. A namespaced object
+    that names no namespace is put in `namespace`, as `kubectl apply -n` would.
     """
     objects: list[dict[str, Any]] = []
     skipped_kinds: Counter[str] = Counter()
@@ -176,7 +193,7 @@ def collect_manifests(
             text = _read_stdin(stdin) if file_path is None else _read_file(display_name, file_path)
             kept_before, skipped_before = len(objects), sum(skipped_kinds.values())
             for entry in _entries(display_name, file_path, text):
-                _collect_entry(entry, objects, skipped_kinds, first_seen)
+                _collect_entry(entry, objects, skipped_kinds, first_seen, namespace)
             log.debug(
                 "read %s: %d kept objects, %d skipped",
                 display_name,
@@ -224,6 +241,7 @@ def _collect_entry(
     objects: list[dict[str, Any]],
     skipped_kinds: Counter[str],
     first_seen: dict[tuple[str, str, str, str], _Entry],
+    default_namespace: str,
 ) -> None:
     """Normalise one kept object into `objects`, or count it in `skipped_kinds`."""
     content = entry.content
@@ -245,6 +263,8 @@ def _collect_entry(
         raise entry.error(str(error)) from None
 
     metadata = normalized["metadata"]
+    if not metadata.get("namespace") and (api_group(api_version), kind) not in CLUSTER_SCOPED_KINDS:
+        metadata["namespace"] = default_namespace
     identity = (api_group(api_version), kind, metadata.get("namespace", ""), metadata["name"])
     if identity in first_seen:
         first = first_seen[identity]

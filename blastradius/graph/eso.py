@@ -226,7 +226,8 @@ class EsoGraph:
         base = self._aws_base_identity(store, identity, namespace)
         if base is None:
             return []
-        return [self._assume_chain(base, identity.assume_chain, label)]
+        final = self._assume_chain(store, base, identity.assume_chain)
+        return [final] if final is not None else []
 
     def _backend_gap(self, store: dict[str, Any], provider: str) -> None:
         key = eso.store_key(store)
@@ -251,8 +252,7 @@ class EsoGraph:
                 return None
             role_node = self.aws.principal_node(role_arn)
             if role_node is None:
-                self.warn(f"{object_label(store)}: ServiceAccount {sa_namespace}/{sa_name} names role {role_arn}, "
-                          "which is not in the snapshot's AWS accounts")
+                self._unknown_role_gap(store, role_arn, f"ServiceAccount {sa_namespace}/{sa_name} names it")
                 return None
             via = "the ESO controller's own identity" if identity.kind == "controller" else f"ServiceAccount {sa_namespace}/{sa_name}"
             admitted = [edge for edge in self.graph.g.get_edge_data(sa_node, role_node, default={}).values()
@@ -296,14 +296,23 @@ class EsoGraph:
                             f"secret:{namespace}/{name} holds access keys of {owner} (annotation {STATIC_KEYS_OWNER_ANNOTATION})")
         return CloudIdentity(owner_node, owner, f"ESO authenticates as {owner} with the keys in secret:{namespace}/{name}")
 
-    def _assume_chain(self, base: CloudIdentity, chain: tuple[str, ...], label: str) -> CloudIdentity:
+    def _unknown_role_gap(self, store: dict[str, Any], role_arn: str, why: str) -> None:
+        namespace = (store.get("metadata") or {}).get("namespace")
+        self.graph.coverage_gaps.append(coverage_gap(
+            f"kubernetes:{self.cluster}", "not_found", f"role {role_arn} of {object_label(store)}",
+            f"{why}, but its account is not in the snapshot, so what the store reaches is unknown; "
+            "collect that account too", namespace=namespace,
+        ))
+
+    def _assume_chain(self, store: dict[str, Any], base: CloudIdentity, chain: tuple[str, ...]) -> CloudIdentity | None:
         assert self.aws is not None
+        label = object_label(store)
         current = base
         for role_arn in chain:
             role_node = self.aws.principal_node(role_arn)
             if role_node is None:
-                self.warn(f"{label}: role {role_arn} to assume is not in the snapshot's AWS accounts")
-                return current
+                self._unknown_role_gap(store, role_arn, "the store assumes it")
+                return None
             if current.arn is None:
                 conditions = (*current.conditions, f"the stored keys' principal may assume {role_arn}")
                 current = CloudIdentity(role_node, role_arn, f"{current.reason}, then assumes {role_arn}", conditions)
