@@ -135,7 +135,7 @@ def _regions_to_collect(session: boto3.Session, regions: list[str]) -> list[str]
     if session.region_name:
         return [session.region_name]
     raise CollectionError(
-        "no AWS region configured: give --aws-region (repeatable), or set AWS_REGION or a region in the AWS profile"
+        "no AWS region configured: give --aws-region (repeatable), or set AWS_DEFAULT_REGION or a region in the AWS profile"
     )
 
 

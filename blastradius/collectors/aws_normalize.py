@@ -130,10 +130,10 @@ def format_timestamp(value: object, *, owner: str) -> str | None:
         raise AwsInputError(f"{owner}: invalid timestamp {value!r} ({error})") from None
 
 
-def require_object(value: object, what: str) -> dict[str, Any]:
-    """Return `value` if it is a JSON object, else raise AwsInputError naming `what`."""
+def require_object(value: object, owner: str) -> dict[str, Any]:
+    """Return `value` if it is a JSON object, else raise AwsInputError naming `owner`."""
     if not isinstance(value, dict):
-        raise AwsInputError(f"{what} must be a JSON object, found {json_type(value)}")
+        raise AwsInputError(f"{owner} must be a JSON object, found {json_type(value)}")
     return value
 
 
@@ -475,14 +475,14 @@ def normalize_organization_policies(policies: object) -> list[dict[str, Any]]:
     """
     if not isinstance(policies, list):
         raise AwsInputError(f"OrganizationPolicies must be a list, found {json_type(policies)}")
-    kept: list[dict[str, Any]] = []
+    limiting_policies: list[dict[str, Any]] = []
     for entry in policies:
         policy = _organization_policy(require_object(entry, "each entry of OrganizationPolicies"))
         if policy["type"] in ORGANIZATION_POLICY_TYPES:
-            kept.append(policy)
+            limiting_policies.append(policy)
         else:
             log.info("organization policy %s: type %s does not limit permissions; skipped", policy["arn"], policy["type"])
-    return _sorted_by_arn(kept)
+    return _sorted_by_arn(limiting_policies)
 
 
 def account_section(

@@ -1,8 +1,8 @@
 """Tests for the live AWS collector (`collect --aws`), run through the CLI against moto_server.
 
 moto does not enforce IAM, so AccessDenied and throttling are simulated with a botocore
-`before-call` event hook on the one operation under test. The hook answers in place of the
-server, after botocore's retries would have run, so it stands for an error that survived them.
+`before-call` event hook on the one operation under test. The hook returns the response in place
+of the server and botocore does not retry it, so it simulates an error that outlasted the retries.
 """
 
 from __future__ import annotations
@@ -210,11 +210,11 @@ def account_of(snapshot: dict[str, Any] | None) -> dict[str, Any]:
     return snapshot["aws_accounts"][0]
 
 
-AnswerHook = Callable[..., tuple[AWSResponse, dict[str, Any]]]
+ResponseHook = Callable[..., tuple[AWSResponse, dict[str, Any]]]
 
 
-def answer_with(parsed: dict[str, Any], status: int = 200) -> AnswerHook:
-    """Return a botocore before-call hook that answers every call with this parsed response."""
+def respond_with(parsed: dict[str, Any], status: int = 200) -> ResponseHook:
+    """Return a botocore before-call hook that returns this parsed response for every call."""
 
     def hook(**_: Any) -> tuple[AWSResponse, dict[str, Any]]:
         response = AWSResponse(url="http://127.0.0.1/", status_code=status, headers={}, raw=None)
@@ -223,14 +223,14 @@ def answer_with(parsed: dict[str, Any], status: int = 200) -> AnswerHook:
     return hook
 
 
-def answer_with_error(code: str, message: str) -> AnswerHook:
-    return answer_with({"Error": {"Code": code, "Message": message}}, status=400)
+def respond_with_error(code: str, message: str) -> ResponseHook:
+    return respond_with({"Error": {"Code": code, "Message": message}}, status=400)
 
 
 @pytest.fixture()
-def answer_operation(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str, AnswerHook], None]]:
-    """Make the collector's sessions answer one operation (`service-id.Operation`) through a hook."""
-    hooks: list[tuple[str, AnswerHook]] = []
+def respond_to_operation(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str, ResponseHook], None]]:
+    """Make the collector's sessions get one operation's (`service-id.Operation`) response from a hook."""
+    hooks: list[tuple[str, ResponseHook]] = []
     open_session = aws_collector._open_session
 
     def open_session_with_hooks(profile: str | None) -> boto3.Session:
@@ -246,7 +246,7 @@ def answer_operation(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str,
 def aws_managed_policy(name: str) -> dict[str, Any]:
     """Return a GetAccountAuthorizationDetails `Policies` entry for an AWS-managed policy.
 
-    The document is URL-encoded as IAM sends it; botocore decodes it after the hook answers.
+    The document is URL-encoded as IAM sends it, because botocore decodes it after the hook returns.
     """
     return {
         "PolicyName": name,
@@ -259,7 +259,7 @@ def aws_managed_policy(name: str) -> dict[str, Any]:
 
 # GetAccountAuthorizationDetails with the AWSManagedPolicy filter returns every AWS-managed policy.
 # moto can list them only with MOTO_IAM_LOAD_MANAGED_POLICIES, which makes each reset and listing
-# take seconds, so this response is answered by a hook instead.
+# take seconds, so a hook returns this response instead.
 DETAILS_WITH_AWS_MANAGED = {
     "UserDetailList": [
         {
@@ -358,8 +358,8 @@ def test_live_policies_default_version(collected: Collected) -> None:
     ]
 
 
-def test_live_keeps_used_aws_managed_only(aws_env: str, tmp_path: Path, answer_operation: Any) -> None:
-    answer_operation("iam.GetAccountAuthorizationDetails", answer_with(DETAILS_WITH_AWS_MANAGED))
+def test_live_keeps_used_aws_managed_only(aws_env: str, tmp_path: Path, respond_to_operation: Any) -> None:
+    respond_to_operation("iam.GetAccountAuthorizationDetails", respond_with(DETAILS_WITH_AWS_MANAGED))
 
     result, snapshot = collect(tmp_path)
 
@@ -502,9 +502,9 @@ def test_source_never_names_value_calls(module: Any) -> None:
 # Gaps and failures.
 
 
-def test_live_access_denied_becomes_gap(estate: Estate, tmp_path: Path, answer_operation: Any) -> None:
+def test_live_access_denied_becomes_gap(estate: Estate, tmp_path: Path, respond_to_operation: Any) -> None:
     message = f"User: arn:aws:iam::{ACCOUNT}:user/moto is not authorized to perform: secretsmanager:GetResourcePolicy"
-    answer_operation("secrets-manager.GetResourcePolicy", answer_with_error("AccessDeniedException", message))
+    respond_to_operation("secrets-manager.GetResourcePolicy", respond_with_error("AccessDeniedException", message))
 
     result, snapshot = collect(tmp_path)
     gaps = [gap for gap in snapshot["coverage_gaps"] if gap["resource"].startswith("secretsmanager:")] if snapshot else []
@@ -522,8 +522,8 @@ def test_live_access_denied_becomes_gap(estate: Estate, tmp_path: Path, answer_o
     assert [secret["resource_policy"] for secret in account_of(snapshot)["secrets"]] == [None, None]
 
 
-def test_live_gap_strict_exits_one(estate: Estate, tmp_path: Path, answer_operation: Any) -> None:
-    answer_operation("kms.DescribeKey", answer_with_error("AccessDeniedException", "not authorized to perform: kms:DescribeKey"))
+def test_live_gap_strict_exits_one(estate: Estate, tmp_path: Path, respond_to_operation: Any) -> None:
+    respond_to_operation("kms.DescribeKey", respond_with_error("AccessDeniedException", "not authorized to perform: kms:DescribeKey"))
 
     result, snapshot = collect(tmp_path, "--strict")
 
@@ -536,8 +536,8 @@ def test_live_gap_strict_exits_one(estate: Estate, tmp_path: Path, answer_operat
     assert "kms:DescribeKey: access_denied" in result.stderr
 
 
-def test_live_throttling_becomes_gap(estate: Estate, tmp_path: Path, answer_operation: Any) -> None:
-    answer_operation("iam.GetAccountAuthorizationDetails", answer_with_error("Throttling", "Rate exceeded"))
+def test_live_throttling_becomes_gap(estate: Estate, tmp_path: Path, respond_to_operation: Any) -> None:
+    respond_to_operation("iam.GetAccountAuthorizationDetails", respond_with_error("Throttling", "Rate exceeded"))
 
     result, snapshot = collect(tmp_path)
     account = account_of(snapshot)
@@ -548,10 +548,10 @@ def test_live_throttling_becomes_gap(estate: Estate, tmp_path: Path, answer_oper
     assert (account["users"], account["roles"], account["policies"]) == ([], [], [])
 
 
-def test_live_member_account_scps_unknown(aws_env: str, tmp_path: Path, answer_operation: Any) -> None:
+def test_live_member_account_scps_unknown(aws_env: str, tmp_path: Path, respond_to_operation: Any) -> None:
     boto3.client("organizations", region_name=REGION).create_organization(FeatureSet="ALL")
     message = "You don't have permissions to access this resource."
-    answer_operation("organizations.ListParents", answer_with_error("AccessDeniedException", message))
+    respond_to_operation("organizations.ListParents", respond_with_error("AccessDeniedException", message))
 
     result, snapshot = collect(tmp_path)
 
@@ -589,6 +589,16 @@ def test_live_no_credentials_fails_clearly(aws_env: str, tmp_path: Path, monkeyp
     assert result.exit_code == 2
     assert snapshot is None
     assert "error: no usable AWS credentials (Unable to locate credentials): give --aws-profile" in result.stderr
+
+
+def test_live_unknown_profile_fails_clearly(aws_env: str, tmp_path: Path) -> None:
+    result, snapshot = collect(tmp_path, "--aws-profile", "production")
+
+    assert result.exit_code == 2
+    assert snapshot is None
+    assert result.stderr.endswith(
+        "error: AWS profile 'production' not found in the AWS config files; check --aws-profile; no snapshot was written\n"
+    )
 
 
 def test_live_unreachable_endpoint_fails_clearly(aws_env: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
