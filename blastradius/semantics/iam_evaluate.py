@@ -33,6 +33,17 @@ _POLICY_SERVICE = {"secret": "secretsmanager", "role": "sts", "kms_key": "kms"}
 ContextValues = dict[str, str | tuple[str, ...]]
 
 
+def _resource_policy_required(resource: Resource, action: str) -> bool:
+    """Whether the resource's own policy must allow even in the caller's account.
+
+    A key policy must always allow a KMS call, and a role's trust policy must admit every
+    sts:AssumeRole; an identity Allow alone is enough for neither.
+    """
+    if resource.kind == "kms_key":
+        return True
+    return resource.kind == "role" and action.split(":", 1)[0].lower() == "sts"
+
+
 class RequestEvaluator:
     """Evaluator of requests over an AccountModel, without state of its own."""
 
@@ -90,7 +101,7 @@ class RequestEvaluator:
         identity_side = all_of(identity, boundary)
         if same_account:
             direct_side = all_of(direct, boundary) if principal.kind == "role" else direct
-            if resource.kind == "kms_key":
+            if _resource_policy_required(resource, action):
                 grant = any_of(direct_side, all_of(delegated, identity_side))
             else:
                 grant = any_of(direct_side, identity_side)
@@ -112,6 +123,8 @@ class RequestEvaluator:
             if not delegated:
                 return f"the key policy of {resource.arn} neither allows {principal.arn} nor delegates {action} to IAM"
             return f"the key policy of {resource.arn} delegates to IAM, but no identity policy allows {action}"
+        if resource.kind == "role" and _resource_policy_required(resource, action) and not (direct or delegated):
+            return f"the trust policy of {resource.arn} does not admit {principal.arn}"
         if resource.account_id not in ("", principal.account_id):
             if not (direct or delegated):
                 return f"cross-account: the resource policy of {resource.arn} does not allow {principal.arn}"
