@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from enum import Enum
 
 import typer
@@ -41,7 +42,35 @@ def main_options(
     version: bool = typer.Option(False, "--version", callback=_version_callback, is_eager=True, help="Print the version and exit."),
 ) -> None:
     level = logging.INFO if verbose and log_level == LogLevel.warning else getattr(logging, log_level.value.upper())
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", force=True)
+    configure_logging(level)
+
+
+class _CurrentStderrHandler(logging.StreamHandler):
+    """A handler that writes to whatever `sys.stderr` is at the time of each record.
+
+    Test runners swap stderr per command; a handler bound to the stream of the first run would
+    write to a closed stream in the next one.
+    """
+
+    @property  # type: ignore[override]
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass
+
+
+def configure_logging(level: int) -> None:
+    """Send blastradius's log records to stderr at `level`, leaving the root logger alone."""
+    logger = logging.getLogger("blastradius")
+    for handler in list(logger.handlers):
+        if isinstance(handler, _CurrentStderrHandler):
+            logger.removeHandler(handler)
+    handler = _CurrentStderrHandler()
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(level)
 
 
 app.command(name="collect")(collect_commands.collect)
