@@ -8,7 +8,8 @@ is how the expectations of the graph tests are written.
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
 
 from blastradius.collectors.k8s_objects import normalize_object
 from blastradius.graph.builder import build_graph
@@ -29,6 +30,26 @@ CANARY = aws.CANARY
 
 Object = dict[str, Any]
 Reached = set[tuple[str, str, str]]
+
+
+@dataclass(frozen=True)
+class Case:
+    """One estate, one query on its graph, and the exact result expected."""
+
+    id: str
+    objects: list[Object]
+    ask: Callable[[CapabilityGraph], Any]
+    expected: Any
+    accounts: tuple[dict[str, Any], ...] = field(default=())
+
+
+def sa(ns: str, name: str) -> str:
+    """Return the display name of a ServiceAccount, as Kubernetes names it in tokens."""
+    return f"system:serviceaccount:{ns}:{name}"
+
+
+def read(principal: str, *targets: str) -> Reached:
+    return {(principal, target, "read") for target in targets}
 
 
 # --- Kubernetes: core objects ---------------------------------------------------------------------
@@ -283,7 +304,13 @@ def reached_by(graph: CapabilityGraph, reference: str, capability: str = "read")
 
 
 def reaches(graph: CapabilityGraph, reference: str, kinds: Iterable[str] = SECRET_KINDS) -> Reached:
-    """Return (source, target, capability) for everything of `kinds` that the source obtains or overwrites."""
+    """Return (source, target, capability) for everything of `kinds` that the source obtains or overwrites.
+
+    A user or group that no binding gives a right has no node, so it reaches nothing.
+    """
+    if reference.startswith(("user:", "group:")) and not any(
+            reference in data.get("refs", ()) for _, data in graph.g.nodes(data=True)):
+        return set()
     source = node(graph, reference)
     wanted = frozenset(kinds)
     return {(graph.name(source), graph.name(reach.target), reach.capability)

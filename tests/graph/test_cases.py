@@ -7,13 +7,13 @@ kinds of a path.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
 from blastradius.graph.model import CapabilityGraph
 from tests.graph.estate import (
+    Case,
     ACCOUNT,
     CLUSTER_ADMIN_RULES,
     CREATE_EXTERNAL_SECRETS,
@@ -37,10 +37,12 @@ from tests.graph.estate import (
     namespace,
     reached_by,
     reaches,
+    read,
     read_policy,
     role,
     role_binding,
     rule,
+    sa,
     sa_subject,
     secret,
     secret_arn,
@@ -48,28 +50,6 @@ from tests.graph.estate import (
     service_account,
     user_subject,
 )
-
-Ask = Callable[[CapabilityGraph], Any]
-
-
-@dataclass(frozen=True)
-class Case:
-    """One estate, one question about its graph, and the exact answer."""
-
-    id: str
-    objects: list[dict[str, Any]]
-    ask: Ask
-    expected: Any
-    accounts: tuple[dict[str, Any], ...] = field(default=())
-
-
-def sa(ns: str, name: str) -> str:
-    return f"system:serviceaccount:{ns}:{name}"
-
-
-def read(principal: str, *targets: str) -> set[tuple[str, str, str]]:
-    return {(principal, target, "read") for target in targets}
-
 
 # --- 1-7: RBAC --------------------------------------------------------------------------------------
 
