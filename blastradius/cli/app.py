@@ -37,12 +37,14 @@ def _version_callback(show: bool) -> None:
 
 @app.callback()
 def main_options(
+    ctx: typer.Context,
     log_level: LogLevel = typer.Option(LogLevel.warning, "--log-level", help="Log level for messages on stderr."),
     verbose: bool = typer.Option(False, "-v", "--verbose", help="Same as --log-level info."),
     version: bool = typer.Option(False, "--version", callback=_version_callback, is_eager=True, help="Print the version and exit."),
 ) -> None:
     level = logging.INFO if verbose and log_level == LogLevel.warning else getattr(logging, log_level.value.upper())
-    configure_logging(level)
+    handler = configure_logging(level)
+    ctx.call_on_close(lambda: logging.getLogger("blastradius").removeHandler(handler))
 
 
 class _CurrentStderrHandler(logging.StreamHandler):
@@ -61,8 +63,8 @@ class _CurrentStderrHandler(logging.StreamHandler):
         pass
 
 
-def configure_logging(level: int) -> None:
-    """Send blastradius's log records to stderr at `level`, leaving the root logger alone."""
+def configure_logging(level: int) -> logging.Handler:
+    """Send blastradius's log records to stderr at `level`, leaving the root logger alone; return the handler."""
     logger = logging.getLogger("blastradius")
     for handler in list(logger.handlers):
         if isinstance(handler, _CurrentStderrHandler):
@@ -71,6 +73,7 @@ def configure_logging(level: int) -> None:
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     logger.addHandler(handler)
     logger.setLevel(level)
+    return handler
 
 
 app.command(name="collect")(collect_commands.collect)
