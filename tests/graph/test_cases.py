@@ -27,7 +27,6 @@ from tests.graph.estate import (
     cluster_role,
     cluster_role_binding,
     cluster_secret_store,
-    deployment,
     edges,
     eso_controller,
     external_secret,
@@ -48,7 +47,6 @@ from tests.graph.estate import (
     secret_arn,
     secret_store,
     service_account,
-    user_subject,
 )
 
 # --- 1-7: RBAC --------------------------------------------------------------------------------------

@@ -41,7 +41,6 @@ from tests.graph.estate import (
     reaches,
     read,
     read_policy,
-    role,
     role_binding,
     rule,
     sa,
