@@ -4,6 +4,10 @@
 protected_namespaces = ["production"]
 high_privilege_prefixes = ["admin/", "vault-unseal/", "eso-credentials/"]
 trusted_principals = ["group:system:masters", "system:serviceaccount:kube-system:*"]
+credential_prefixes = ["eso-credentials/"]
+
+[static_key_owners]
+"staging/aws-credentials" = "arn:aws:iam::111122223333:user/eso-staging"
 
 [severity]
 ESO-CSS-BROAD = "critical"
@@ -20,7 +24,11 @@ from typing import Any
 
 SEVERITIES = ("info", "low", "medium", "high", "critical")
 DEFAULT_HIGH_PRIVILEGE_PREFIXES = ("admin/", "vault-unseal/", "eso-credentials/")
-_KNOWN_KEYS = {"protected_namespaces", "high_privilege_prefixes", "trusted_principals", "severity"}
+DEFAULT_CREDENTIAL_PREFIXES = ("eso-credentials/",)
+_KNOWN_KEYS = {
+    "protected_namespaces", "high_privilege_prefixes", "trusted_principals", "credential_prefixes",
+    "static_key_owners", "severity",
+}
 
 
 class ConfigError(Exception):
@@ -34,12 +42,17 @@ class Config:
     - `protected_namespaces`: namespaces whose Secrets must come only from ESO (globs allowed);
     - `high_privilege_prefixes`: secret name prefixes that store identities must be denied explicitly;
     - `trusted_principals`: references of admins hidden from who-can unless `--all` (globs allowed);
+    - `credential_prefixes`: secret name prefixes under which store credentials are kept in the cloud;
+    - `static_key_owners`: `<namespace>/<Secret name>` → ARN of the IAM user whose access keys the
+      Secret holds, because neither Kubernetes nor AWS records it;
     - `severity`: check id → severity override.
     """
 
     protected_namespaces: tuple[str, ...] = ()
     high_privilege_prefixes: tuple[str, ...] = DEFAULT_HIGH_PRIVILEGE_PREFIXES
     trusted_principals: tuple[str, ...] = ()
+    credential_prefixes: tuple[str, ...] = DEFAULT_CREDENTIAL_PREFIXES
+    static_key_owners: dict[str, str] = field(default_factory=dict)
     severity: dict[str, str] = field(default_factory=dict)
     source: str | None = None
 
@@ -57,6 +70,18 @@ def _string_list(data: dict[str, Any], key: str, path: Path) -> tuple[str, ...] 
     if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
         raise ConfigError(f"{path}: {key} must be a list of strings, got {value!r}")
     return tuple(value)
+
+
+def _static_key_owners(data: dict[str, Any], path: Path) -> dict[str, str]:
+    owners = data.get("static_key_owners", {})
+    if not isinstance(owners, dict):
+        raise ConfigError(f"{path}: [static_key_owners] must be a table of \"<namespace>/<Secret name>\" = \"<IAM ARN>\"")
+    for secret, arn in owners.items():
+        if secret.count("/") != 1 or not all(secret.split("/")):
+            raise ConfigError(f"{path}: static_key_owners.{secret}: expected a key of the form <namespace>/<Secret name>")
+        if not isinstance(arn, str) or not arn.startswith("arn:") or ":iam::" not in arn:
+            raise ConfigError(f"{path}: static_key_owners.{secret} = {arn!r} is not an IAM user or role ARN")
+    return dict(owners)
 
 
 def load_config(path: str | Path | None) -> Config:
@@ -84,11 +109,14 @@ def load_config(path: str | Path | None) -> Config:
         if level not in SEVERITIES:
             raise ConfigError(f"{source}: severity.{check_id} = {level!r} is not one of {', '.join(SEVERITIES)}")
 
+    owners = _static_key_owners(data, source)
     defaults = Config()
     return Config(
         protected_namespaces=_string_list(data, "protected_namespaces", source) or defaults.protected_namespaces,
         high_privilege_prefixes=_string_list(data, "high_privilege_prefixes", source) or defaults.high_privilege_prefixes,
         trusted_principals=_string_list(data, "trusted_principals", source) or defaults.trusted_principals,
+        credential_prefixes=_string_list(data, "credential_prefixes", source) or defaults.credential_prefixes,
+        static_key_owners=owners,
         severity=dict(severity),
         source=str(source),
     )

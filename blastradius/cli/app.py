@@ -9,9 +9,13 @@ from enum import Enum
 import typer
 
 from blastradius import __version__
+from blastradius.cli import audit as audit_commands
 from blastradius.cli import collect as collect_commands
+from blastradius.cli import diff as diff_commands
 from blastradius.cli import graph as graph_commands
 from blastradius.cli import query as query_commands
+from blastradius.cli import report as report_commands
+from blastradius.cli import simulate as simulate_commands
 from blastradius.cli import snapshot as snapshot_commands
 
 app = typer.Typer(
@@ -80,6 +84,10 @@ app.command(name="collect")(collect_commands.collect)
 app.add_typer(snapshot_commands.app, name="snapshot")
 app.add_typer(graph_commands.app, name="graph")
 app.add_typer(query_commands.app, name="query")
+app.command(name="audit")(audit_commands.audit)
+app.command(name="simulate")(simulate_commands.simulate)
+app.command(name="report")(report_commands.report)
+app.command(name="diff")(diff_commands.diff)
 
 
 def main() -> None:
