@@ -257,6 +257,10 @@ ESO_RULES = [
     Case("store-lends-reads-only", eso_estate(team_store(), *grant("apps", user_subject("alice"), *DEVELOPER_RIGHTS)),
          lambda g: reaches(g, ALICE, kinds={"cloud_secret", "iam_role", "aws_all_secrets"}),
          read(ALICE, "team/config"), (LENDER_ACCOUNT,)),
+    Case("store-identity-holds-more", eso_estate(team_store()),
+         lambda g: edges(g, "sts_assume") | edges(g, "iam_escalate"),
+         {("role/eso-team", "role/vault-admin"), ("role/eso-team", f"every secret of AWS account {ACCOUNT}")},
+         (LENDER_ACCOUNT,)),
     Case("cluster-external-secret-fan-out", [
         namespace("apps", team="a"), namespace("web", team="a"), namespace("batch", team="b"),
         namespace("external-secrets"), TEAM_STORE_SA, team_store(), CLUSTER_EXTERNAL_SECRET],
