@@ -1,0 +1,71 @@
+"""`blastradius simulate`: what a leaked principal or credential exposes, and the incident runbook."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import typer
+
+from blastradius.cli.common import OutputFormat, emit, fail, load_graph
+from blastradius.queries.refs import ReferenceLookupError
+from blastradius.queries.simulate import Simulation
+from blastradius.queries.simulate import simulate as simulate_query
+from blastradius.render.runbook import render_runbook, summary_lines
+
+
+def simulate(
+    principal: str = typer.Argument(..., help="What leaked: system:serviceaccount:<ns>:<name>, user:<name>, group:<name>, "
+                                              "an IAM role or user ARN, secretstore:<ns>/<name>, clustersecretstore:<name>, "
+                                              "eso-controller, or etcd (a backup of every Secret of a cluster)."),
+    snapshot: Path = typer.Option(..., "-s", "--snapshot", help="Snapshot file written by `blastradius collect`."),
+    output: OutputFormat = typer.Option(OutputFormat.table, "-o", "--output", help="Output format."),
+    runbook: Path | None = typer.Option(None, "--runbook", help="Also write the incident runbook to this Markdown file."),
+    cluster: str | None = typer.Option(None, "--cluster", help="Cluster to resolve Kubernetes references and etcd in, "
+                                                                "when the snapshot has several."),
+) -> None:
+    """Simulate a leak: every secret it reads or overwrites, the identities it acts as, and the IAM reach against use.
+
+    Example: blastradius simulate arn:aws:iam::111122223333:role/eso-global -s snapshots/example.json.gz --runbook incident.md
+    """
+    graph = load_graph(snapshot)
+    try:
+        simulation = simulate_query(graph, principal, cluster=cluster)
+    except ReferenceLookupError as error:
+        fail(str(error))
+
+    _print(simulation, output)
+    if runbook is not None:
+        _write_atomically(runbook, render_runbook(simulation))
+        typer.echo(f"wrote runbook {runbook}", err=True)
+
+
+def _print(simulation: Simulation, output: OutputFormat) -> None:
+    if output == OutputFormat.json:
+        typer.echo(json.dumps(simulation.to_dict(), indent=2, sort_keys=True, default=str))
+        return
+    emit(simulation.result, output)
+    if output == OutputFormat.table:
+        for line in summary_lines(simulation):
+            typer.echo(line)
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """Write a file through a temporary file in its folder and a rename, readable by its owner only.
+
+    The runbook maps which secrets a leak exposes, so it gets the snapshot's permissions.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temp_name, 0o600)
+        os.replace(temp_name, path)
+    except BaseException:
+        Path(temp_name).unlink(missing_ok=True)
+        raise
