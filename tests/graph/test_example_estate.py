@@ -93,13 +93,8 @@ def test_example_build_warnings(graph: CapabilityGraph) -> None:
     ]
 
 
-def test_example_static_keys_gap(graph: CapabilityGraph) -> None:
-    assert graph.coverage_gaps == [{
-        "source": "kubernetes:example", "reason": "not_found", "namespace": "staging",
-        "resource": "owner of the AWS keys in Secret staging/aws-credentials",
-        "detail": "which IAM user the keys belong to is not recorded; annotate the Secret with "
-                  "blastradius.io/aws-principal: <IAM user ARN> to analyse what they reach",
-    }]
+def test_example_has_no_coverage_gaps(graph: CapabilityGraph) -> None:
+    assert graph.coverage_gaps == []
 
 
 # --- Stores and the identity each one uses -----------------------------------------------------------
@@ -129,7 +124,7 @@ def test_example_store_identities(graph: CapabilityGraph) -> None:
         ("clustersecretstore:aws-global", "role/eso-global", ()),
         ("clustersecretstore:aws-production-only used from production", "role/eso-production", ()),
         ("secretstore:production/aws-production", "role/eso-production", ()),
-        ("secretstore:staging/aws-staging", "AWS keys in secret:staging/aws-credentials", ()),
+        ("secretstore:staging/aws-staging", "user/eso-staging", ()),
         ("secretstore:dev-sandbox/controller-default", "role/eso-controller", ()),
     }
 
