@@ -108,6 +108,9 @@ class AwsGraph:
         self._add_escalations(principal, source, name)
 
     def _add_escalations(self, principal: str, source: str, name: str) -> None:
+        # NOTE: a change to its own policies is taken to reach every secret of the account, even where
+        # an SCP, a boundary or a resource-policy Deny that the change cannot lift would still block
+        # some reads; for principals with narrow IAM rights this over-reports.
         for action, target_arn, decision in self.authorizations.escalation_paths(principal):
             target = ids.aws(target_arn)
             if target not in self.graph.g or target == source:

@@ -213,9 +213,8 @@ class EsoGraph:
         return resolved
 
     def _cloud_identities(self, store: dict[str, Any], identity: eso.StoreIdentity, namespace: str) -> list[CloudIdentity]:
-        label = object_label(store)
         for problem in identity.problems:
-            self.warn(f"{label} used from {namespace}: {problem}")
+            self.warn(problem if store.get("kind") == eso.SECRET_STORE else f"{problem} (used from namespace {namespace})")
         if identity.provider != "aws":
             self._backend_gap(store, identity.provider)
             return []

@@ -68,8 +68,8 @@ def test_binding_missing_role_warns() -> None:
 
 
 def test_store_missing_serviceaccount_warns() -> None:
-    assert ("cluster test: ClusterSecretStore ghostly used from apps: ClusterSecretStore ghostly: ServiceAccount "
-            "external-secrets/ghost named by auth.jwt.serviceAccountRef is not in the snapshot"
+    assert ("cluster test: ClusterSecretStore ghostly: ServiceAccount external-secrets/ghost named by "
+            "auth.jwt.serviceAccountRef is not in the snapshot (used from namespace apps)"
             ) in contradictions_graph().warnings
 
 
