@@ -61,6 +61,7 @@ class EsoGraph:
         self._gapped_stores: set[tuple[str, str | None, str]] = set()
         self._admitted: dict[tuple[str, str | None, str], list[str]] = {}
         self._admitted_sets: dict[tuple[str, str | None, str], frozenset[str]] = {}
+        self._resolved_identities: dict[tuple[tuple[str, str | None, str], eso.StoreIdentity], list[CloudIdentity]] = {}
 
     def warn(self, message: str) -> None:
         self.graph.warnings.append(f"cluster {self.cluster}: {message}")
@@ -133,9 +134,12 @@ class EsoGraph:
         if provider is None:
             return
 
-        for using_namespace in self._admitted_namespaces(store):
-            identities = self._store_identities(key, store, provider, using_namespace)
-            using_node = self._store_use_node(key, node, using_namespace, identities)
+        admitted = self._admitted_namespaces(store)
+        by_namespace = {namespace: self._store_identities(key, store, provider, namespace) for namespace in admitted}
+        # Referent authentication: a ClusterSecretStore whose credentials resolve in the using namespace.
+        varies = kind == eso.CLUSTER_SECRET_STORE and len({tuple(found) for found in by_namespace.values()}) > 1
+        for using_namespace, identities in by_namespace.items():
+            using_node = self._store_use_node(name, node, using_namespace) if varies else node
             pull = self._eso_pull_node(using_namespace)
             self.graph.add_edge(pull, using_node, "eso_store_admits",
                                 f"{ref} accepts ExternalSecrets from namespace {using_namespace}")
@@ -171,11 +175,8 @@ class EsoGraph:
                     self.graph.admission_denials[(self.store_nodes[key], namespace)] = admission.reason
         return admitted
 
-    def _store_use_node(self, key: tuple, store_node: str, namespace: str, identities: list[CloudIdentity]) -> str:
-        """Return the store node itself, or, when its identity depends on the using namespace, a node for that use."""
-        kind, _, name = key
-        if kind == eso.SECRET_STORE or not self._is_referent(self.stores[key]):
-            return store_node
+    def _store_use_node(self, name: str, store_node: str, namespace: str) -> str:
+        """Return a node for a ClusterSecretStore used from one namespace, whose credentials resolve there."""
         node = ids.store_use(self.cluster, name, namespace)
         self.graph.add_node(node, "store_use", f"clustersecretstore:{name} used from {namespace}", cluster=self.cluster,
                             namespace=namespace)
@@ -183,33 +184,24 @@ class EsoGraph:
                             f"clustersecretstore:{name} resolves its credentials in namespace {namespace} (referent authentication)")
         return node
 
-    @staticmethod
-    def _is_referent(store: dict[str, Any]) -> bool:
-        """Whether a ClusterSecretStore names a ServiceAccount or Secret without a namespace."""
-        def walk(value: Any) -> bool:
-            if isinstance(value, dict):
-                if ("name" in value and ("key" in value or "audiences" in value or len(value) == 1)) and "namespace" not in value:
-                    return True
-                return any(walk(child) for child in value.values())
-            if isinstance(value, list):
-                return any(walk(child) for child in value)
-            return False
-        auth_blocks = [block.get("auth") for block in ((store.get("spec") or {}).get("provider") or {}).values()
-                       if isinstance(block, dict) and block.get("auth")]
-        return any(walk(block) for block in auth_blocks)
-
     def _store_identities(self, key: tuple, store: dict[str, Any], provider: eso.StoreProvider, namespace: str) -> list[CloudIdentity]:
-        cache_key = (key, namespace if self._is_referent(store) else "")
-        if cache_key in self.identities:
-            return self.identities[cache_key]
+        """Return the cloud identities ESO acts as when an ExternalSecret in `namespace` uses the store."""
+        if (key, namespace) in self.identities:
+            return self.identities[(key, namespace)]
         try:
             identity = eso.resolve_store_identity(store, using_namespace=namespace, service_accounts=self.index.service_accounts,
                                                   controller=self.controller, provider=provider)
         except eso.EsoError as error:
             self.warn(str(error))
             identity = None
-        resolved = self._cloud_identities(store, identity, namespace) if identity else []
-        self.identities[cache_key] = resolved
+        if identity is None:
+            resolved: list[CloudIdentity] = []
+        elif (key, identity) in self._resolved_identities:
+            resolved = self._resolved_identities[(key, identity)]
+        else:
+            resolved = self._cloud_identities(store, identity, namespace)
+            self._resolved_identities[(key, identity)] = resolved
+        self.identities[(key, namespace)] = resolved
         return resolved
 
     def _cloud_identities(self, store: dict[str, Any], identity: eso.StoreIdentity, namespace: str) -> list[CloudIdentity]:
@@ -467,7 +459,7 @@ class EsoGraph:
             if target.namespace not in self._admitted_sets[store_key]:
                 self.warn(f"{label}: {ref.store.kind} {ref.store.name} does not admit namespace {target.namespace}, so ESO rejects it")
                 continue
-            identities = self.identities.get((store_key, target.namespace if self._is_referent(store) else ""), [])
+            identities = self.identities.get((store_key, target.namespace), [])
             for identity in identities:
                 for arn in self._remote_secrets(ref, identity, label):
                     self._link_copy(arn, secret_node, es_name, ref, record)

@@ -107,7 +107,7 @@ def test_example_store_admission(graph: CapabilityGraph) -> None:
     assert admitted == {
         *((ns, "clustersecretstore:aws-global")
           for ns in ("production", "staging", "dev-sandbox", "external-secrets", "kube-system")),
-        ("production", "clustersecretstore:aws-production-only used from production"),
+        ("production", "clustersecretstore:aws-production-only"),
         ("production", "secretstore:production/aws-production"),
         ("staging", "secretstore:staging/aws-staging"),
         ("dev-sandbox", "secretstore:dev-sandbox/controller-default"),
@@ -122,7 +122,7 @@ def test_example_store_identities(graph: CapabilityGraph) -> None:
 
     assert identities == {
         ("clustersecretstore:aws-global", "role/eso-global", ()),
-        ("clustersecretstore:aws-production-only used from production", "role/eso-production", ()),
+        ("clustersecretstore:aws-production-only", "role/eso-production", ()),
         ("secretstore:production/aws-production", "role/eso-production", ()),
         ("secretstore:staging/aws-staging", "user/eso-staging", ()),
         ("secretstore:dev-sandbox/controller-default", "role/eso-controller", ()),
@@ -238,7 +238,7 @@ DB_REACHERS = {
     "deployment:production/payments-api", "deployment:external-secrets/external-secrets",
     "deployment:external-secrets/external-secrets-cert-controller", "deployment:external-secrets/external-secrets-webhook",
     "secretstore:production/aws-production", "clustersecretstore:aws-production-only",
-    "clustersecretstore:aws-production-only used from production", "clustersecretstore:aws-global",
+    "clustersecretstore:aws-production-only", "clustersecretstore:aws-global",
     "role/eso-production", "role/eso-global", "role/admin", "user/ops-admin",
 }
 NOT_DB_REACHERS = [
