@@ -12,17 +12,16 @@ import shlex
 from itertools import groupby
 from typing import Callable, Iterable, TypeVar
 
-from blastradius.queries.simulate import (
-    ETCD_PRESET,
+from blastradius.queries.incident import (
     Binding,
     CloudSecret,
     ExternalSecretSync,
     Identity,
     Reannotation,
     ServiceAccountTokens,
-    Simulation,
     WorkloadRestart,
 )
+from blastradius.queries.simulate import ETCD_PRESET, Simulation
 
 DENY_POLICY_NAME = "blastradius-incident-deny-all"
 DENY_ALL_POLICY = {
@@ -301,13 +300,21 @@ def _unmanaged_lines(simulation: Simulation) -> list[str]:
 
 
 def _reestablish(simulation: Simulation) -> str:
-    response = simulation.response
     several = len(_clusters(simulation)) > 1
-    parts = ["## 4. Re-establish"]
+    parts = ["## 4. Re-establish", *_replacement_parts(simulation, several), *_resync_parts(simulation, several)]
+    if len(parts) == 1:
+        parts.append("Nothing to re-establish: no identity was blocked and no ExternalSecret is affected.")
+    return "\n\n".join(parts)
+
+
+def _replacement_parts(simulation: Simulation, several: bool) -> list[str]:
+    """Return the steps that give blocked identities' users new credentials: new roles, annotations, access keys."""
+    response = simulation.response
+    parts = []
     roles = [identity for identity in response.blocked if identity.kind == "iam_role"]
     if roles:
-        parts += ["Create a replacement for each blocked role with the same trust and permissions; do not re-enable "
-                  "the old one. Copy its policies (`aws iam list-role-policies`, `aws iam list-attached-role-policies`) "
+        parts += ["Create a replacement for each blocked role with the same trust and permissions, and leave the old one "
+                  "blocked. Copy its policies (`aws iam list-role-policies`, `aws iam list-attached-role-policies`) "
                   "after creating it.",
                   _code(line for identity in roles for line in _replacement_role_commands(identity))]
     if response.reannotations:
@@ -317,27 +324,35 @@ def _reestablish(simulation: Simulation) -> str:
     if roles:
         parts += ["Other ServiceAccounts annotated with a blocked role need the new one too. List them with:",
                   _code(_annotated_accounts_command(identity) for identity in roles)]
+
     for holder in response.key_holders:
         user = _resource_name(holder.user_arn or "")
         parts += [f"Issue new access keys for IAM user {user}, store them in Secret {holder.namespace}/{holder.name} "
                   "under the same keys, then delete the old key.",
                   _code([f"aws iam create-access-key --user-name {quote(user)}",
                          f"aws iam delete-access-key --user-name {quote(user)} --access-key-id <OLD_ACCESS_KEY_ID>"])]
+    return parts
+
+
+def _resync_parts(simulation: Simulation, several: bool) -> list[str]:
+    """Return the force-sync of every affected ExternalSecret and the restarts of workloads that read its Secret."""
+    response = simulation.response
+    parts = []
     if response.external_secrets:
         parts += ["Once the secrets are rotated and the stores authenticate again, make External Secrets copy the new "
                   "values at once instead of at the next refresh:",
                   _code(_by_cluster(response.external_secrets, several, _force_sync_command))]
+
     restarts = [workload for workload in response.workloads if workload.needs_restart]
-    mounted = [workload for workload in response.workloads if not workload.needs_restart]
+    mounted = [f"{workload.kind} {workload.namespace}/{workload.name}" for workload in response.workloads
+               if not workload.needs_restart]
     if restarts:
         parts += ["These workloads read a re-synced Secret through environment variables, which change only on a restart:",
                   _code(_by_cluster(restarts, several, _restart_command))]
     if mounted:
-        parts.append("These mount a re-synced Secret as a volume; the kubelet updates the files without a restart, unless "
-                     f"they are mounted with subPath: {', '.join(f'{w.kind} {w.namespace}/{w.name}' for w in mounted)}.")
-    if len(parts) == 1:
-        parts.append("Nothing to re-establish: no identity was blocked and no ExternalSecret is affected.")
-    return "\n\n".join(parts)
+        parts.append("These mount a re-synced Secret as a volume, and the kubelet updates the files without a restart "
+                     f"unless they are mounted with subPath: {', '.join(mounted)}.")
+    return parts
 
 
 def _replacement_arn(arn: str) -> str:
