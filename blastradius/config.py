@@ -44,7 +44,7 @@ class Config:
     - `trusted_principals`: references of admins hidden from who-can unless `--all` (globs allowed);
     - `credential_prefixes`: secret name prefixes under which store credentials are kept in the cloud;
     - `static_key_owners`: `<namespace>/<Secret name>` → ARN of the IAM user whose access keys the
-      Secret holds, because neither Kubernetes nor AWS records it;
+      Secret contains, because neither Kubernetes nor AWS records it;
     - `severity`: check id → severity override.
     """
 

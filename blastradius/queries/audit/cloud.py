@@ -80,7 +80,7 @@ def _reads_every_secret(statement: Statement) -> bool:
 
 
 def iam_wildcard_resource(ctx: AuditContext) -> Iterator[Hit]:
-    """Identity policies that allow GetSecretValue on every secret (`*` or `secret:*` resources, or NotResource)."""
+    """Find identity policies that allow GetSecretValue on every secret (`*` or `secret:*`, or NotResource)."""
     managed = _managed_policies(ctx)
     store_identities = _store_identity_arns(ctx)
     for account in ctx.accounts:
@@ -122,7 +122,7 @@ def _store_identity_arns(ctx: AuditContext) -> dict[str, list[str]]:
 
 
 def missing_deny_high_privilege(ctx: AuditContext) -> Iterator[Hit]:
-    """Store identities whose policies hold no unconditional Deny for each configured high-privilege prefix."""
+    """Find store identities whose policies lack an unconditional Deny for a configured high-privilege prefix."""
     prefixes = ctx.config.high_privilege_prefixes
     if not prefixes:
         return
@@ -195,7 +195,7 @@ def _admitted_accounts(ctx: AuditContext, role_arn: str) -> list[str]:
 
 
 def irsa_unpinned(ctx: AuditContext) -> Iterator[Hit]:
-    """Web-identity trusts that do not pin `sub` to one ServiceAccount: no test, or a wildcard pattern."""
+    """Find web-identity trusts that do not pin `sub` to one ServiceAccount: no test, or a wildcard pattern."""
     for trust in _web_identity_trusts(ctx):
         operator = trust.subject_operator
         wildcard = [pattern for pattern in trust.subject_patterns if "*" in pattern or "?" in pattern]
@@ -214,7 +214,7 @@ def irsa_unpinned(ctx: AuditContext) -> Iterator[Hit]:
 
 
 def irsa_no_audience(ctx: AuditContext) -> Iterator[Hit]:
-    """Web-identity trusts that do not test `aud`, so tokens minted for any audience are accepted."""
+    """Find web-identity trusts that do not test `aud`, so tokens minted for any audience are accepted."""
     for trust in _web_identity_trusts(ctx):
         if trust.audience_checked:
             continue

@@ -1,4 +1,4 @@
-"""What every audit check reads: the snapshot, its graph, the configuration and lookups built once.
+"""Shared inputs of the audit checks: the snapshot, its graph, the configuration and lookups built once.
 
 Checks about configuration read the snapshot's objects through `ClusterIndex`; checks about
 reachability read the capability graph. The lookups here are shared so that a store's identity,
@@ -32,7 +32,7 @@ class Hit:
     """One occurrence of a misconfiguration, before the catalogue adds title, severity and advice.
 
     `objects` are location dicts (`kind`, `namespace`, `name`, `file`, `line`); the first one is
-    where a report points. `evidence` holds the facts behind the message as plain data.
+    where a report points. `evidence` contains the facts behind the message as plain data.
     """
 
     message: str
@@ -84,7 +84,7 @@ def aws_kind(arn: str) -> str:
 
 
 def short_arn(arn: str) -> str:
-    """Return `role/name`, `user/name` or a secret's name: the part of an ARN people say aloud."""
+    """Return `role/name`, `user/name` or a secret's name: the part of an ARN that messages use."""
     resource = arn.split(":", 5)[-1]
     return resource[len("secret:"):] if resource.startswith("secret:") else resource
 
@@ -228,7 +228,7 @@ class AuditContext:
 
         ExternalSecrets in the snapshot come first, with their status. A ClusterExternalSecret adds
         the ExternalSecrets it would create in the namespaces it selects, unless the snapshot
-        already holds one of that name there.
+        already contains one of that name there.
         """
         found = [(es, None) for es in index.eso.get("ExternalSecret", [])]
         present = {((es.get("metadata") or {}).get("namespace"), (es.get("metadata") or {}).get("name")) for es, _ in found}

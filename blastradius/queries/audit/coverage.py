@@ -8,13 +8,13 @@ from blastradius.queries.audit.context import AuditContext, Hit
 
 
 def build_warnings(ctx: AuditContext) -> Iterator[Hit]:
-    """One finding per warning of the graph build: objects that contradict each other or were assumed."""
+    """Report each warning of the graph build: objects that contradict each other, or an assumption made."""
     for warning in ctx.graph.warnings:
         yield Hit(warning, [], {"warning": warning})
 
 
 def coverage_gaps(ctx: AuditContext) -> Iterator[Hit]:
-    """One finding per coverage gap of the snapshot and of the analysis: that part is unknown, not empty."""
+    """Report each coverage gap of the snapshot and of the analysis, because that part is unknown, not empty."""
     for gap in ctx.graph.coverage_gaps:
         where = f" in namespace {gap['namespace']}" if gap.get("namespace") else ""
         where += f" in region {gap['region']}" if gap.get("region") else ""

@@ -33,7 +33,7 @@ def _allowed_verbs(rule: rbac.PolicyRule, verbs: tuple[str, ...], group: str, re
 
 
 def controller_cluster_wide(ctx: AuditContext) -> Iterator[Hit]:
-    """ClusterRoleBindings that give ESO's ServiceAccounts rights on Secrets in every namespace."""
+    """Find ClusterRoleBindings that give ESO's ServiceAccounts rights on Secrets in every namespace."""
     for index in ctx.clusters:
         eso_namespaces = {controller.namespace for controller in eso.find_controllers(index.objects)}
         by_binding: dict[tuple[str, str], dict[str, Any]] = {}
@@ -78,7 +78,7 @@ def _controller_hit(index: ClusterIndex, binding: str, role: str, entry: dict[st
 
 
 def edit_aggregation(ctx: AuditContext) -> Iterator[Hit]:
-    """ESO create rights aggregated into `edit`/`admin`, bound in namespaces a ClusterSecretStore admits."""
+    """Find ESO create rights aggregated into `edit`/`admin` and bound in namespaces a ClusterSecretStore admits."""
     for index in ctx.clusters:
         roles = {obj["metadata"]["name"]: obj for obj in index.by_kind.get("ClusterRole", []) if obj.get("metadata")}
         aggregated_into = _aggregated_into(roles)
@@ -158,7 +158,7 @@ def _aggregation_hit(index: ClusterIndex, role: dict[str, Any], targets: list[st
 
 @dataclass(frozen=True)
 class SecretEditGuard:
-    """An admission policy that covers Secret CREATE and UPDATE in a namespace, and whether it blocks."""
+    """An admission policy covering Secret CREATE and UPDATE in a namespace, with whether it blocks them."""
 
     obj: dict[str, Any]
     enforced: bool
@@ -247,7 +247,7 @@ def _kyverno_resources_match(resources: dict[str, Any], namespace: str, labels: 
 
 
 def _kyverno_rule_covers(rule: dict[str, Any], namespace: str, labels: dict[str, str]) -> bool:
-    """Whether a Kyverno rule matches Secret CREATE and UPDATE in the namespace and does not exclude it by resource."""
+    """Tell whether a Kyverno rule matches Secret CREATE and UPDATE in the namespace and does not exclude it."""
     matched = any(_kyverno_resources_match(entry.get("resources") or {}, namespace, labels, for_kind=True)
                   for entry in _kyverno_filters(rule.get("match")))
     if not matched:
@@ -264,7 +264,7 @@ def _edit_guards(index: ClusterIndex, namespace: str) -> list[SecretEditGuard]:
 
 
 def secret_edits_unblocked(ctx: AuditContext) -> Iterator[Hit]:
-    """Protected namespaces where no admission policy covers direct Secret CREATE and UPDATE at all."""
+    """Find protected namespaces where no admission policy covers direct Secret CREATE and UPDATE."""
     for index in ctx.clusters:
         for namespace, why in ctx.protected_namespaces(index).items():
             if _edit_guards(index, namespace):
@@ -276,7 +276,7 @@ def secret_edits_unblocked(ctx: AuditContext) -> Iterator[Hit]:
 
 
 def secret_edits_audit_only(ctx: AuditContext) -> Iterator[Hit]:
-    """Protected namespaces where Secret edits are only reported (Kyverno Audit mode, or a binding without Deny)."""
+    """Find protected namespaces where Secret edits are only reported (Kyverno Audit mode, or a binding without Deny)."""
     for index in ctx.clusters:
         for namespace, why in ctx.protected_namespaces(index).items():
             guards = _edit_guards(index, namespace)
@@ -309,7 +309,7 @@ def _eso_managed(secret: dict[str, Any], targets: set[tuple[str, str]]) -> bool:
 
 
 def secrets_not_managed(ctx: AuditContext) -> Iterator[Hit]:
-    """Secrets in protected namespaces that no ExternalSecret writes (service-account tokens excepted)."""
+    """Find Secrets in protected namespaces that no ExternalSecret writes (service-account tokens excepted)."""
     for index in ctx.clusters:
         protected = ctx.protected_namespaces(index)
         targets = set()
@@ -330,7 +330,7 @@ def secrets_not_managed(ctx: AuditContext) -> Iterator[Hit]:
 
 
 def legacy_token_secrets(ctx: AuditContext) -> Iterator[Hit]:
-    """Long-lived `kubernetes.io/service-account-token` Secrets, and the rights of the ServiceAccount they hold."""
+    """Find long-lived `kubernetes.io/service-account-token` Secrets, with the rights of their ServiceAccount."""
     for index in ctx.clusters:
         for (namespace, name), secret in sorted(index.secrets.items()):
             if secret.get("type") != LEGACY_TOKEN_TYPE:
@@ -344,7 +344,7 @@ def legacy_token_secrets(ctx: AuditContext) -> Iterator[Hit]:
                                f"({grant.binding_kind} {grant.binding_namespace + '/' if grant.binding_namespace else ''}"
                                f"{grant.binding_name})" for grant in grants})
             rights = f"it is bound to {'; '.join(bindings)}" if bindings else "it has no RBAC bindings"
-            message = (f"Secret {namespace}/{name} holds a long-lived token of ServiceAccount "
+            message = (f"Secret {namespace}/{name} contains a long-lived token of ServiceAccount "
                        f"{subject.namespace}/{subject.name} that never expires; whoever reads it acts as that "
                        f"ServiceAccount, and {rights}")
             yield Hit(message, [object_ref(secret)], {"serviceaccount": f"{subject.namespace}/{subject.name}",
@@ -352,7 +352,7 @@ def legacy_token_secrets(ctx: AuditContext) -> Iterator[Hit]:
 
 
 def deletion_policy(ctx: AuditContext) -> Iterator[Hit]:
-    """ExternalSecrets in protected namespaces whose deletionPolicy is not Retain."""
+    """Find ExternalSecrets in protected namespaces whose deletionPolicy is not Retain."""
     for index in ctx.clusters:
         protected = ctx.protected_namespaces(index)
         for es, owner in ctx.external_secrets(index):
@@ -370,7 +370,7 @@ def deletion_policy(ctx: AuditContext) -> Iterator[Hit]:
 
 
 def delete_rights(ctx: AuditContext) -> Iterator[Hit]:
-    """Subjects the configuration does not trust that may delete ExternalSecrets in protected namespaces."""
+    """Find subjects the configuration does not trust that may delete ExternalSecrets in protected namespaces."""
     for index in ctx.clusters:
         protected = ctx.protected_namespaces(index)
         controllers = {rbac.serviceaccount_username(controller.namespace, controller.service_account)

@@ -23,7 +23,7 @@ class Finding:
 
     `objects` locate it: dicts with `kind`, `namespace`, `name`, `file` and `line` (file and line are
     None for AWS objects and for objects read from a live cluster). The first object is where a
-    report points. `evidence` holds the facts behind `message` as plain data.
+    report points. `evidence` contains the facts behind `message` as plain data.
     """
 
     check_id: str

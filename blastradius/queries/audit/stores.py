@@ -76,7 +76,7 @@ def _resolutions(ctx: AuditContext, index: ClusterIndex, store: dict[str, Any]) 
 
 
 def css_broad(ctx: AuditContext) -> Iterator[Hit]:
-    """ClusterSecretStores without conditions, or whose conditions admit namespaces that do not use them."""
+    """Find ClusterSecretStores without conditions, or whose conditions admit namespaces that do not use them."""
     for index in ctx.clusters:
         for store in index.eso.get(eso.CLUSTER_SECRET_STORE, []):
             admitted = ctx.admitted_namespaces(index, store)
@@ -103,7 +103,7 @@ def css_broad(ctx: AuditContext) -> Iterator[Hit]:
 
 
 def css_unanchored_regex(ctx: AuditContext) -> Iterator[Hit]:
-    """`namespaceRegexes` without both anchors: ESO matches them anywhere in a namespace name."""
+    """Find `namespaceRegexes` without both anchors, which ESO matches anywhere in a namespace name."""
     for index in ctx.clusters:
         for store in index.eso.get(eso.CLUSTER_SECRET_STORE, []):
             conditions = (store.get("spec") or {}).get("conditions") or []
@@ -136,7 +136,7 @@ def _unqualified_refs(value: Any, path: str) -> Iterator[tuple[str, str]]:
 
 
 def css_referent_auth(ctx: AuditContext) -> Iterator[Hit]:
-    """ClusterSecretStores whose credentials references have no namespace, so each using namespace supplies them."""
+    """Find ClusterSecretStores whose credentials references have no namespace, so each using namespace supplies them."""
     for index in ctx.clusters:
         for store in index.eso.get(eso.CLUSTER_SECRET_STORE, []):
             provider = ((store.get("spec") or {}).get("provider")) or {}
@@ -160,7 +160,7 @@ def css_referent_auth(ctx: AuditContext) -> Iterator[Hit]:
 
 
 def store_no_auth(ctx: AuditContext) -> Iterator[Hit]:
-    """Stores without credentials of their own, which act as the ESO controller's identity."""
+    """Find stores without credentials of their own, which act as the ESO controller's identity."""
     for index in ctx.clusters:
         for store in ctx.stores(index):
             resolutions = _resolutions(ctx, index, store)
@@ -177,7 +177,7 @@ def store_no_auth(ctx: AuditContext) -> Iterator[Hit]:
 
 
 def store_static_keys(ctx: AuditContext) -> Iterator[Hit]:
-    """Stores that sign in with long-lived access keys kept in a Kubernetes Secret, and who can read that Secret."""
+    """Find stores that sign in with access keys kept in a Kubernetes Secret, with who can read that Secret."""
     for index in ctx.clusters:
         for store in ctx.stores(index):
             secrets = sorted({(namespace, name) for _, identity in _resolutions(ctx, index, store)
@@ -220,7 +220,7 @@ def _secret_readers(ctx: AuditContext, index: ClusterIndex, secrets: list[tuple[
 
 
 def store_reads_own_credentials(ctx: AuditContext) -> Iterator[Hit]:
-    """Static-key identities that can read the cloud secrets where store credentials are kept."""
+    """Find static-key identities that can read the cloud secrets where store credentials are kept."""
     prefixes = ctx.config.credential_prefixes
     for index in ctx.clusters:
         for store in ctx.stores(index):
@@ -242,7 +242,7 @@ def store_reads_own_credentials(ctx: AuditContext) -> Iterator[Hit]:
 
 
 def store_reach_wide(ctx: AuditContext) -> Iterator[Hit]:
-    """Store identities that can read secrets no ExternalSecret or PushSecret of their stores uses."""
+    """Find store identities that can read secrets no ExternalSecret or PushSecret of their stores uses."""
     for index in ctx.clusters:
         by_identity: dict[str, list[dict[str, Any]]] = {}
         for store in ctx.stores(index):

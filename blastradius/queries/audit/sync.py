@@ -52,7 +52,7 @@ def _es_label(es: dict[str, Any]) -> str:
 
 
 def refresh_interval(ctx: AuditContext) -> Iterator[Hit]:
-    """ExternalSecrets that never refresh, or refresh less often than their source rotates or expires."""
+    """Find ExternalSecrets that never refresh, or refresh less often than their source rotates or expires."""
     for index in ctx.clusters:
         for es, owner in ctx.external_secrets(index):
             try:
@@ -145,7 +145,7 @@ def _refresh_hit(es: dict[str, Any], owner: dict[str, Any] | None, target: eso.T
 
 
 def _statuses(ctx: AuditContext) -> Iterator[tuple[ClusterIndex, dict[str, Any], eso.SyncStatus]]:
-    """Yield the sync status of every ExternalSecret the snapshot holds with a status, at the audit's time."""
+    """Yield the sync status of every ExternalSecret of the snapshot that has a status, at the audit's time."""
     for index in ctx.clusters:
         for es in index.eso.get("ExternalSecret", []):
             if not es.get("status"):
@@ -157,7 +157,7 @@ def _statuses(ctx: AuditContext) -> Iterator[tuple[ClusterIndex, dict[str, Any],
 
 
 def sync_failing(ctx: AuditContext) -> Iterator[Hit]:
-    """ExternalSecrets whose Ready condition is False: the copy keeps its last synced value."""
+    """Find ExternalSecrets whose Ready condition is False, so the copy keeps its last synced value."""
     for _, es, status in _statuses(ctx):
         if status.ready is not False:
             continue
@@ -175,7 +175,7 @@ def sync_failing(ctx: AuditContext) -> Iterator[Hit]:
 
 
 def sync_stale(ctx: AuditContext) -> Iterator[Hit]:
-    """ExternalSecrets whose last successful sync is older than twice their refreshInterval at the audit's time."""
+    """Find ExternalSecrets whose last successful sync is older than twice their refreshInterval at the audit's time."""
     for index, es, status in _statuses(ctx):
         if not status.stale or status.refresh_time is None or status.age_seconds is None:
             continue
@@ -208,7 +208,7 @@ def _rotated_since(ctx: AuditContext, index: ClusterIndex, es: dict[str, Any], s
 
 
 def sync_alerts_missing(ctx: AuditContext) -> Iterator[Hit]:
-    """Clusters with ExternalSecrets but no PrometheusRule alert on ESO's sync-error and Ready metrics."""
+    """Find clusters with ExternalSecrets but no PrometheusRule alert on ESO's sync-error and Ready metrics."""
     for index in ctx.clusters:
         if not index.eso.get("ExternalSecret") and not index.eso.get("ClusterExternalSecret"):
             continue
