@@ -112,6 +112,14 @@ class AuditContext:
         self.secrets_by_arn = {entry["arn"]: entry for account in self.accounts for entry in account.get("secrets", [])}
         self._readable: dict[str, list[str]] = {}
         self._grants: dict[str, list[rbac.Grant]] = {}
+        self._external_secrets: dict[str, list[tuple[dict[str, Any], dict[str, Any] | None]]] = {}
+        self._controllers: dict[str, eso.ControllerIdentity | None] = {}
+        self._admitted: dict[tuple[str, tuple[str, str | None, str]], list[str]] = {}
+        self._store_users: dict[str, dict[tuple[str, str | None, str], list[dict[str, Any]]]] = {}
+        self._synced: dict[tuple[str, str, str], set[str]] = {}
+        for record in graph.external_secrets:
+            key = (record["cluster"], record["namespace"], record["name"])
+            self._synced.setdefault(key, set()).update(record["cloud_secrets"])
 
     # --- AWS ------------------------------------------------------------------------------------
 
@@ -165,7 +173,13 @@ class AuditContext:
         return ids.clustersecretstore(index.name, name)
 
     def admitted_namespaces(self, index: ClusterIndex, store: dict[str, Any]) -> list[str]:
-        """Return the namespaces of the cluster whose ExternalSecrets may use a store."""
+        """Return the namespaces of the cluster whose ExternalSecrets may use a store (none for an invalid store)."""
+        key = (index.name, eso.store_key(store))
+        if key not in self._admitted:
+            self._admitted[key] = self._evaluate_admission(index, store)
+        return self._admitted[key]
+
+    def _evaluate_admission(self, index: ClusterIndex, store: dict[str, Any]) -> list[str]:
         admitted = []
         for namespace, labels in sorted(index.namespaces.items()):
             try:
@@ -218,8 +232,10 @@ class AuditContext:
         return StoreIdentityRef(data.get("arn"), how, keys_secret)
 
     def controller(self, index: ClusterIndex) -> eso.ControllerIdentity | None:
-        controllers = eso.find_controllers(index.objects)
-        return controllers[0] if controllers else None
+        if index.name not in self._controllers:
+            controllers = eso.find_controllers(index.objects)
+            self._controllers[index.name] = controllers[0] if controllers else None
+        return self._controllers[index.name]
 
     # --- ExternalSecrets ------------------------------------------------------------------------
 
@@ -230,6 +246,11 @@ class AuditContext:
         the ExternalSecrets it would create in the namespaces it selects, unless the snapshot
         already contains one of that name there.
         """
+        if index.name not in self._external_secrets:
+            self._external_secrets[index.name] = self._collect_external_secrets(index)
+        return self._external_secrets[index.name]
+
+    def _collect_external_secrets(self, index: ClusterIndex) -> list[tuple[dict[str, Any], dict[str, Any] | None]]:
         found = [(es, None) for es in index.eso.get("ExternalSecret", [])]
         present = {((es.get("metadata") or {}).get("namespace"), (es.get("metadata") or {}).get("name")) for es, _ in found}
         namespaces = [{"metadata": {"name": name, "labels": labels}} for name, labels in sorted(index.namespaces.items())]
@@ -245,6 +266,21 @@ class AuditContext:
                     found.append((es, ces))
         return found
 
+    def store_users(self, index: ClusterIndex, store: dict[str, Any]) -> list[dict[str, Any]]:
+        """Return the ExternalSecrets that read from a store, through `secretStoreRef` or a per-entry `sourceRef`."""
+        if index.name not in self._store_users:
+            users: dict[tuple[str, str | None, str], list[dict[str, Any]]] = {}
+            for es, _ in self.external_secrets(index):
+                namespace = (es.get("metadata") or {}).get("namespace")
+                try:
+                    refs = eso.external_secret_refs(es)
+                except (eso.EsoError, ValueError):
+                    continue
+                for key in {ref.store.key(namespace) for ref in refs if ref.store is not None}:
+                    users.setdefault(key, []).append(es)
+            self._store_users[index.name] = users
+        return self._store_users[index.name].get(eso.store_key(store), [])
+
     def copied_secrets(self, index: ClusterIndex, es: dict[str, Any]) -> list[str]:
         """Return the ARNs of the cloud secrets an ExternalSecret copies.
 
@@ -254,9 +290,7 @@ class AuditContext:
         """
         metadata = es.get("metadata") or {}
         namespace, name = metadata.get("namespace"), metadata.get("name")
-        copied = {arn for record in self.graph.external_secrets
-                  if (record["cluster"], record["namespace"], record["name"]) == (index.name, namespace, name)
-                  for arn in record["cloud_secrets"]}
+        copied = set(self._synced.get((index.name, namespace, name), set()))
         try:
             refs = eso.external_secret_refs(es)
         except (eso.EsoError, ValueError):

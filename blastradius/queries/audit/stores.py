@@ -33,17 +33,7 @@ def _names(items: list[str], limit: int = 6) -> str:
 
 def _using_namespaces(ctx: AuditContext, index: ClusterIndex, store: dict[str, Any]) -> list[str]:
     """Return the namespaces whose ExternalSecrets reference a store."""
-    key = eso.store_key(store)
-    used = set()
-    for es, _ in ctx.external_secrets(index):
-        namespace = es["metadata"].get("namespace")
-        try:
-            refs = eso.external_secret_refs(es)
-        except (eso.EsoError, ValueError):
-            continue
-        if any(ref.store is not None and ref.store.key(namespace) == key for ref in refs):
-            used.add(namespace)
-    return sorted(used)
+    return sorted({es["metadata"].get("namespace") for es in ctx.store_users(index, store)})
 
 
 def _reach_phrase(ctx: AuditContext, identities: list[StoreIdentityRef]) -> str:
@@ -268,13 +258,8 @@ def _used_secrets(ctx: AuditContext, index: ClusterIndex, stores: list[dict[str,
     """Return the cloud secrets that ExternalSecrets copy from, and PushSecrets write to, any of the stores."""
     keys = {eso.store_key(store) for store in stores}
     used: set[str] = set()
-    for es, _ in ctx.external_secrets(index):
-        namespace = es["metadata"].get("namespace")
-        try:
-            refs = eso.external_secret_refs(es)
-        except (eso.EsoError, ValueError):
-            continue
-        if any(ref.store is not None and ref.store.key(namespace) in keys for ref in refs):
+    for store in stores:
+        for es in ctx.store_users(index, store):
             used.update(ctx.copied_secrets(index, es))
     namespaces = [{"metadata": {"name": name, "labels": labels}} for name, labels in sorted(index.namespaces.items())]
     for kind in ("PushSecret", "ClusterPushSecret"):
