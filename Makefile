@@ -22,5 +22,10 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 -q
 
+# make bench SIZE=L BENCH_ARGS="--json bench-L.json --baseline bench-M.json"; see docs/performance.md.
+.PHONY: bench
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run.py --size $(or $(SIZE),S) $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

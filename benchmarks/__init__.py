@@ -1,0 +1,1 @@
+"""Synthetic estates at named sizes and the benchmark that runs blastradius over them."""
