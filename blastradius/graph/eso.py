@@ -41,6 +41,7 @@ class CloudIdentity:
     arn: str | None
     reason: str
     conditions: tuple[str, ...] = ()
+    service_account: str | None = None
 
 
 class EsoGraph:
@@ -145,7 +146,8 @@ class EsoGraph:
                                 f"{ref} accepts ExternalSecrets from namespace {using_namespace}")
             for identity in identities:
                 self.graph.add_edge(using_node, identity.node, "eso_acts_as", identity.reason, conditions=identity.conditions,
-                                    evidence={"store": ref, "namespace": using_namespace})
+                                    evidence={"store": ref, "namespace": using_namespace,
+                                              "service_account": identity.service_account})
                 self.graph.add_edge(self._eso_push_node(using_namespace), identity.node, "eso_pushes_as",
                                     f"PushSecrets in {using_namespace} write through {ref}: {identity.reason}",
                                     conditions=identity.conditions, evidence={"store": ref, "namespace": using_namespace})
@@ -251,11 +253,13 @@ class EsoGraph:
             if not admitted:
                 if self.issuer is None:
                     return CloudIdentity(role_node, role_arn, f"ESO authenticates as {role_arn} through {via}",
-                                         (f"the trust of {role_arn} admits {sa_namespace}/{sa_name} (cluster OIDC issuer unknown)",))
+                                     (f"the trust of {role_arn} admits {sa_namespace}/{sa_name} (cluster OIDC issuer unknown)",),
+                                     f"{sa_namespace}/{sa_name}")
                 self.warn(f"{object_label(store)}: the trust policy of {role_arn} does not admit ServiceAccount "
                           f"{sa_namespace}/{sa_name} of this cluster's issuer, so ESO cannot authenticate through it")
                 return None
-            return CloudIdentity(role_node, role_arn, f"ESO authenticates as {role_arn} through {via}", admitted[0]["conditions"])
+            return CloudIdentity(role_node, role_arn, f"ESO authenticates as {role_arn} through {via}", admitted[0]["conditions"],
+                                 f"{sa_namespace}/{sa_name}")
         if identity.kind == "controller":
             self.warn(f"{object_label(store)}: falls back to the controller's identity, which has no AWS role annotation")
         return None
@@ -306,7 +310,8 @@ class EsoGraph:
                 return None
             if current.arn is None:
                 conditions = (*current.conditions, f"the stored keys' principal may assume {role_arn}")
-                current = CloudIdentity(role_node, role_arn, f"{current.reason}, then assumes {role_arn}", conditions)
+                current = CloudIdentity(role_node, role_arn, f"{current.reason}, then assumes {role_arn}", conditions,
+                                        current.service_account)
                 continue
             decision = self.aws.can_assume(current.arn, role_arn)
             if decision is None or not decision.possible:
@@ -314,7 +319,7 @@ class EsoGraph:
                 return current
             conditions = (*current.conditions, *(decision.conditions if decision.effect == "conditional" else ()))
             current = CloudIdentity(role_node, role_arn, f"{current.reason}, then assumes {role_arn} ({decision_text(decision)})",
-                                    conditions)
+                                    conditions, current.service_account)
         return current
 
     # --- who can use stores -------------------------------------------------------------------
@@ -424,8 +429,11 @@ class EsoGraph:
             except (eso.EsoError, ValueError) as error:
                 self.warn(f"{object_label(ces)}: {error}")
                 continue
+            existing = {(es["metadata"].get("namespace"), es["metadata"]["name"]) for es in self.index.eso.get("ExternalSecret", [])}
             for es in expanded:
-                self._add_external_secret(es, owner=ces)
+                # A live cluster (or a dump of one) already holds the ExternalSecrets the controller created.
+                if (es["metadata"]["namespace"], es["metadata"]["name"]) not in existing:
+                    self._add_external_secret(es, owner=ces)
 
     def _add_external_secret(self, es: dict[str, Any], owner: dict[str, Any] | None) -> None:
         label = object_label(owner or es)
@@ -454,7 +462,9 @@ class EsoGraph:
             if store is None:
                 self.warn(f"{label}: refers to {ref.store.kind} {ref.store.name}, which is not in the snapshot")
                 continue
-            record["stores"].append(self.graph.name(self.store_nodes[store_key]))
+            store_name = self.graph.name(self.store_nodes[store_key])
+            if store_name not in record["stores"]:
+                record["stores"].append(store_name)
             self._admitted_namespaces(store)
             if target.namespace not in self._admitted_sets[store_key]:
                 self.warn(f"{label}: {ref.store.kind} {ref.store.name} does not admit namespace {target.namespace}, so ESO rejects it")
@@ -494,7 +504,8 @@ class EsoGraph:
 
     def _link_copy(self, arn: str, secret_node: str, es_name: str, ref: eso.RemoteRef, record: dict[str, Any]) -> None:
         cloud_node = ids.aws(arn)
-        record["cloud_secrets"].append(arn)
+        if arn not in record["cloud_secrets"]:
+            record["cloud_secrets"].append(arn)
         where = f"ExternalSecret {es_name} ({ref.via}) copies {self.graph.name(cloud_node)} into {self.graph.name(secret_node)}"
         self.graph.add_edge(cloud_node, secret_node, "synced_to", where, evidence={"external_secret": es_name, "via": ref.via})
         self.graph.add_edge(secret_node, cloud_node, "copy_of", f"{self.graph.name(secret_node)} holds a copy: {where}",

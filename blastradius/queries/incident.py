@@ -19,10 +19,6 @@ STORE_KINDS = frozenset({"secretstore", "clustersecretstore"})
 SUBJECT_KINDS = frozenset({"user", "group", "serviceaccount"})
 # Binding evidence on RBAC edges reads `RoleBinding <ns>/<name>` or `ClusterRoleBinding <name>`.
 _BINDING = re.compile(r"^(RoleBinding|ClusterRoleBinding) (\S+)")
-# NOTE: the graph names the ServiceAccount a store authenticates through only in the reason of its
-# `eso_acts_as` edge, so it is parsed from there. A change of that wording drops re-annotations.
-_THROUGH_SERVICE_ACCOUNT = re.compile(r"through ServiceAccount ([^/\s]+)/([^\s,]+)")
-_THROUGH_CONTROLLER = "through the ESO controller's own identity"
 _ENV_VIAS = frozenset({"env", "envFrom"})
 
 
@@ -277,26 +273,15 @@ def _reannotations(graph: CapabilityGraph, blocked: set[str]) -> list[Reannotati
             continue
         if graph.kind(source) not in STORE_KINDS | {"store_use"}:
             continue
-        account = _store_service_account(graph, source, data["reason"])
-        if account is None:
+        service_account = data["evidence"].get("service_account")
+        if not service_account:
             continue
-        cluster, namespace, name = account
+        cluster = graph.g.nodes[source]["cluster"]
+        namespace, name = service_account.split("/", 1)
         store = data["evidence"].get("store") or graph.name(source)
         stores_by_account.setdefault((cluster, namespace, name, graph.g.nodes[target]["arn"]), set()).add(store)
     return [Reannotation(cluster, namespace, name, role_arn, tuple(sorted(stores)))
             for (cluster, namespace, name, role_arn), stores in sorted(stores_by_account.items())]
-
-
-def _store_service_account(graph: CapabilityGraph, store: str, reason: str) -> tuple[str, str, str] | None:
-    cluster = graph.g.nodes[store]["cluster"]
-    match = _THROUGH_SERVICE_ACCOUNT.search(reason)
-    if match:
-        return cluster, match.group(1), match.group(2)
-    if _THROUGH_CONTROLLER in reason:
-        for node, data in graph.g.nodes(data=True):
-            if data.get("eso_controller") and data.get("cluster") == cluster:
-                return cluster, data["namespace"], _object_name(node)
-    return None
 
 
 def _key_holders(graph: CapabilityGraph, blocked: set[str]) -> list[KeyHolder]:
