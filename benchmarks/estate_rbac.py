@@ -139,7 +139,8 @@ def _team_roles(estate: Estate, count: int, rng: random.Random) -> list[dict[str
     for index in range(count):
         namespace = order[index % len(order)]
         round_number = index // len(order)
-        kind = TEAM_ROLE_KINDS[(index + round_number) % len(TEAM_ROLE_KINDS)]
+        # Each namespace takes the kinds in turn from its own starting point, so names repeat only with a suffix.
+        kind = TEAM_ROLE_KINDS[(index % len(order) + round_number) % len(TEAM_ROLE_KINDS)]
         name = kind if round_number < len(TEAM_ROLE_KINDS) else f"{kind}-{round_number // len(TEAM_ROLE_KINDS) + 1}"
         roles.append({
             "apiVersion": RBAC_API,

@@ -174,3 +174,16 @@ def test_scale_multiplies_counts() -> None:
 def test_scale_too_small_rejected() -> None:
     with pytest.raises(PlanError, match=r"^namespaces: the size asks for 2, but the fixed part of the estate needs at least 5"):
         generate(size_counts("S", 0.1), seed=1)
+
+
+@pytest.mark.parametrize("scale", [0.5, 1.0, 3.0, 7.3], ids=["half", "one", "three", "seven-point-three"])
+def test_object_names_unique_at_scale(scale: float) -> None:
+    manifests, _, bundle, _ = generate(size_counts("S", scale), seed=3)
+    keys = Counter((doc["kind"], doc["metadata"].get("namespace"), doc["metadata"]["name"]) for docs in manifests.values() for doc in docs)
+    details = bundle["AuthorizationDetails"]
+    arns = Counter(entry["Arn"] for part in ("RoleDetailList", "UserDetailList", "Policies") for entry in details[part])
+    secret_names = Counter(entry["Name"] for entry in bundle["SecretList"])
+
+    assert [key for key, count in keys.items() if count > 1] == []
+    assert [arn for arn, count in arns.items() if count > 1] == []
+    assert [name for name, count in secret_names.items() if count > 1] == []
