@@ -1,8 +1,8 @@
 """The data behind every picture of the capability graph: nodes, edges, areas and a legend.
 
 The HTML and DOT renderers draw a `Picture` and compute nothing. A picture differs from the graph
-in ways that make the chain read as people draw it, principal → role → cloud identity → secret ARN
-→ the namespace its copy lands in, and stay readable at a hundred nodes and more:
+so that the chain reads as people draw it: principal → role → cloud identity → secret ARN → the
+namespace its copy lands in. The changes also keep it readable at a hundred nodes and more:
 
 - An RBAC edge is split at the role it comes from. The subject points to one node per
   (binding, role) pair, such as "ClusterRole edit via RoleBinding dev-sandbox/dev-team-edit", and
@@ -45,7 +45,7 @@ log = logging.getLogger(__name__)
 # Nodes that stand for objects a subject could create; a picture folds them into edges.
 HIDDEN_KINDS = frozenset({"eso_pull", "eso_push", "eso_custom_store"})
 
-# Nodes that only join other nodes; one with no way in or no way out says nothing and is dropped.
+# Nodes that only join other nodes. One with no way in or no way out adds nothing to a picture and is dropped.
 HELPER_KINDS = frozenset({"secret_set", "pod_set", "exec_set", "sa_set", "namespace_admin", "aws_all_secrets",
                           "store_use", *HIDDEN_KINDS})
 
@@ -268,13 +268,13 @@ def explain_nodes(graph: CapabilityGraph, nodes: Iterable[PictureNode]) -> dict[
                 "capability": reach.capability, "hops": reach.hops, "conditions": list(reach.conditions),
                 "steps": step_indexes(reach)}
 
-    wanted = SECRET_KINDS | PRINCIPAL_KINDS
+    target_kinds = SECRET_KINDS | PRINCIPAL_KINDS
     explained: dict[str, dict[str, list[dict[str, Any]]]] = {}
     for node in nodes:
         if node.kind == ROLE_KIND:
             continue
         subject = node.member_ids[0] if node.member_ids else node.id
-        reaches = [reach for reach in reach_from(graph, subject) if graph.kind(reach.target) in wanted]
+        reaches = [reach for reach in reach_from(graph, subject) if graph.kind(reach.target) in target_kinds]
         explained[node.id] = {
             "reaches": [row(reach, reach.target) for reach in reaches],
             "reached_by": [row(reach, reach.principal) for reach in reaching(graph, subject, "read")],

@@ -75,7 +75,7 @@ def _add_node(box: graphviz.Digraph, node: PictureNode, dot_id: str) -> None:
         shown = list(node.members[:MEMBERS_SHOWN])
         if len(node.members) > MEMBERS_SHOWN:
             shown.append(f"and {len(node.members) - MEMBERS_SHOWN} more")
-        label = graphviz.escape("\n".join([node.name, *shown]))
+        label = graphviz.nohtml("\\n".join(graphviz.escape(line) for line in [node.name, *shown]))
     attributes = {"fillcolor": fill, "color": border, "tooltip": graphviz.escape(node.noun)}
     if node.members:
         attributes["peripheries"] = "2"

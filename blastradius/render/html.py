@@ -2,9 +2,9 @@
 
 The page has a summary (collection metadata, counts, coverage gaps, build warnings), the audit
 findings with their evidence, and an interactive picture of the graph drawn with cytoscape.js,
-which is inlined from `assets/` together with its licence. Jinja2 escapes every value; the
+which is inlined from `assets/` together with its licence. Jinja2 escapes every value. The
 picture reaches the page's script as JSON inside `<script type="application/json">` through the
-`tojson` filter, which escapes `<`, `>`, `&` and `'`, so a name taken from a cluster is shown as
+`tojson` filter, which escapes `<`, `>`, `&` and `'`. So a name taken from a cluster is shown as
 text and never parsed as markup.
 """
 
@@ -37,7 +37,7 @@ def render_html(
 
     `summary` is `snapshot.summary.summarize`'s result, `stats` the graph's `stats()`, and
     `findings` the audit's findings as rows (`audit.result.finding_row`), or None when no audit
-    ran (the page then says so instead of showing an empty list).
+    ran (the page then states that no audit ran instead of showing an empty list).
     """
     environment = jinja2.Environment(
         loader=jinja2.PackageLoader("blastradius.render", "templates"),

@@ -10,7 +10,7 @@ from blastradius.queries.refs import ReferenceLookupError
 from tests.graph import estate
 from tests.render.conftest import example_graph, example_snapshot_file  # noqa: F401 (fixtures)
 
-EXAMPLE_PICTURE_NODES = 87
+EXAMPLE_PICTURE_NODES = 86
 
 
 def _names(graph: CapabilityGraph, picture: Picture) -> set[str]:
@@ -224,9 +224,10 @@ def test_explanations_skip_role_nodes() -> None:
 def test_picture_of_example_estate_counts(example_graph: CapabilityGraph) -> None:
     picture = build_picture(example_graph)
 
-    # 99 graph nodes, less 15 ExternalSecret, PushSecret and SecretStore request nodes (5 namespaces
+    # 98 graph nodes, less 15 ExternalSecret, PushSecret and SecretStore request nodes (5 namespaces
     # each), less 4 helper sets that lead nowhere (exec in 3 namespaces without pods, the Secrets of
     # the empty kube-system), plus 7 (binding, role) nodes.
+    assert example_graph.g.number_of_nodes() == 98
     assert len(picture.nodes) == EXAMPLE_PICTURE_NODES
     assert sum(1 for node in picture.nodes if node.kind == "role_binding") == 7
 

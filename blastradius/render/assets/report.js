@@ -7,7 +7,7 @@
 (function () {
   "use strict";
 
-  var COLUMN_WIDTH = 380;
+  var COLUMN_WIDTH = 340;
   var ROW_HEIGHT = 58;
 
   var picture = JSON.parse(document.getElementById("picture-data").textContent);
@@ -60,14 +60,14 @@
   function styles() {
     var sheet = [
       { selector: "node", style: {
-        "shape": "round-rectangle", "width": 250, "height": 40, "label": "data(label)",
-        "font-size": 11, "text-valign": "center", "text-halign": "center", "text-wrap": "wrap",
-        "text-max-width": 236, "text-overflow-wrap": "anywhere", "border-width": 1.5, "color": "#0f172a" } },
+        "shape": "round-rectangle", "width": 262, "height": 44, "label": "data(label)",
+        "font-size": 13, "text-valign": "center", "text-halign": "center", "text-wrap": "wrap",
+        "text-max-width": 250, "text-overflow-wrap": "anywhere", "border-width": 1.5, "color": "#0f172a" } },
       { selector: "node[grouped = 1]", style: { "border-width": 4, "border-style": "double" } },
       { selector: "node[focus = 1]", style: { "border-width": 4, "border-color": palette.focus } },
       { selector: "edge", style: {
         "curve-style": "bezier", "target-arrow-shape": "triangle", "arrow-scale": 0.8, "width": 1.4,
-        "label": "data(label)", "font-size": 9, "min-zoomed-font-size": 9, "text-rotation": "autorotate",
+        "label": "data(label)", "font-size": 10, "min-zoomed-font-size": 7, "text-rotation": "autorotate",
         "text-background-color": "#ffffff", "text-background-opacity": 0.85, "text-background-padding": 1 } },
       { selector: ".faded", style: { "opacity": 0.12 } },
       { selector: "node:selected", style: { "border-width": 4, "border-color": "#111827" } },
@@ -193,17 +193,49 @@
     panel.appendChild(rowSection("Reached by", explanation.reached_by, "No principal reaches it."));
   }
 
+  // The nodes on the paths the explanation lists: graph node ids from its steps, plus the role
+  // nodes that only the picture draws, when they sit between two of those nodes.
+  function pathElements(node) {
+    var onPath = {};
+    onPath[node.id()] = true;
+    var explanation = explained[node.id()] || { reaches: [], reached_by: [] };
+    explanation.reaches.concat(explanation.reached_by).forEach(function (row) {
+      row.steps.forEach(function (index) {
+        onPath[stepTable[index].from_id] = true;
+        onPath[stepTable[index].to_id] = true;
+      });
+    });
+    (nodesById[node.id()].member_ids || []).forEach(function (member) { onPath[member] = true; });
+    var nodes = cy.nodes().filter(function (candidate) {
+      if (onPath[candidate.id()]) {
+        return true;
+      }
+      var entered = candidate.incomers("node").some(function (source) { return onPath[source.id()]; });
+      var left = candidate.outgoers("node").some(function (target) { return onPath[target.id()]; });
+      return nodesById[candidate.id()].kind === "role_binding" && entered && left;
+    });
+    var kept = {};
+    nodes.forEach(function (keptNode) { kept[keptNode.id()] = true; });
+    var edges = cy.edges().filter(function (edge) {
+      return kept[edge.source().id()] && kept[edge.target().id()];
+    });
+    return nodes.union(edges);
+  }
+
+  var selection = null;
+
   cy.on("tap", "node", function (event) {
     var node = event.target;
-    var neighbourhood = node.closedNeighborhood();
+    selection = pathElements(node);
     cy.elements().addClass("faded").removeClass("highlighted");
-    neighbourhood.removeClass("faded");
-    node.connectedEdges().addClass("highlighted");
+    selection.removeClass("faded");
+    selection.edges().addClass("highlighted");
     showDetails(node.id());
   });
 
   cy.on("tap", function (event) {
     if (event.target === cy) {
+      selection = null;
       cy.elements().removeClass("faded").removeClass("highlighted");
     }
   });
@@ -213,6 +245,9 @@
   });
   document.getElementById("fit").addEventListener("click", function () {
     cy.fit(cy.elements().filter(isShown), 20);
+  });
+  document.getElementById("zoom-selection").addEventListener("click", function () {
+    cy.fit(selection ? selection.filter(isShown) : cy.elements().filter(isShown), 30);
   });
 
   cy.fit(undefined, 20);
