@@ -14,10 +14,26 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+EXAMPLE := snapshots/example
+DEMO_OUT := out/example
+EXAMPLE_ISSUER := https://oidc.eks.us-east-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE
+
+# The main job on the bundled example estate: collect, then the questions of a threat-model workshop.
+# The audit exits 1 on this deliberately weak estate; the demo reports that and carries on.
 demo: $(STAMP)
-	$(BIN)/blastradius collect --manifests snapshots/example/k8s --aws-json snapshots/example/aws.json \
-	    --cluster-name example -o snapshots/example.json.gz
+	@mkdir -p $(DEMO_OUT)
+	$(BIN)/blastradius collect --manifests $(EXAMPLE)/k8s --aws-json $(EXAMPLE)/aws.json \
+	    --cluster-name example --oidc-issuer $(EXAMPLE_ISSUER) -o snapshots/example.json.gz
 	$(BIN)/blastradius snapshot show snapshots/example.json.gz
+	$(BIN)/blastradius query who-can production/database/credentials --kind group -s snapshots/example.json.gz
+	$(BIN)/blastradius audit -s snapshots/example.json.gz --config $(EXAMPLE)/blastradius.toml --fail-on high \
+	    > $(DEMO_OUT)/audit.txt || echo "audit: findings at or above high (exit 1), see $(DEMO_OUT)/audit.txt"
+	$(BIN)/blastradius simulate arn:aws:iam::111122223333:role/eso-global -s snapshots/example.json.gz \
+	    --runbook $(DEMO_OUT)/runbook-eso-global.md > $(DEMO_OUT)/simulate-eso-global.txt
+	$(BIN)/blastradius simulate eso-controller -s snapshots/example.json.gz > $(DEMO_OUT)/simulate-eso-controller.txt
+	@echo
+	@echo "Outputs in $(DEMO_OUT)/:"
+	@ls -1 $(DEMO_OUT) | sed 's/^/  /'
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 -q
