@@ -55,6 +55,10 @@ class AwsGraph:
         self.accounts = accounts
         self.authorizations = AccountAuthorizations(accounts)
         self.secret_names: dict[tuple[str, str], list[str]] = {}
+        # Secret ARNs by name alone, as (account id, ARN), so a remote key is found without a scan.
+        self._secrets_by_name: dict[str, list[tuple[str, str]]] = {}
+        # What each principal may read, kept from the build: the evaluation costs one pass over every secret.
+        self._readable: dict[str, list[tuple[str, Decision]]] = {}
         graph.warnings.extend(f"aws: {warning}" for warning in self.authorizations.warnings)
 
     def principal_node(self, arn: str) -> str | None:
@@ -84,6 +88,7 @@ class AwsGraph:
                 rotation_enabled=entry.get("rotation_enabled"), secret_name=entry["name"],
             )
             self.secret_names.setdefault((account_id, entry["name"]), []).append(arn)
+            self._secrets_by_name.setdefault(entry["name"], []).append((account_id, arn))
         for entry in account.get("kms_keys", []):
             arn = entry["arn"]
             aliases = entry.get("aliases") or []
@@ -95,7 +100,10 @@ class AwsGraph:
         name = self.graph.name(source)
         for capability, kind in (("read", "iam_read_secret"), ("overwrite", "iam_overwrite_secret")):
             verb = "read" if capability == "read" else "overwrite"
-            for secret_arn, decision in self.authorizations.secret_access(principal, capability):
+            access = self.authorizations.secret_access(principal, capability)
+            if capability == "read":
+                self._readable[principal] = access
+            for secret_arn, decision in access:
                 target = ids.aws(secret_arn)
                 reason = f"{name} may {verb} {self.graph.name(target)}: {decision_text(decision)}"
                 self.graph.add_edge(source, target, kind, reason, evidence=_evidence(decision), conditions=_conditions(decision))
@@ -148,14 +156,13 @@ class AwsGraph:
             if node in self.graph.g:
                 return [name_or_arn]
             return sorted(arn for (_, _), arns in self.secret_names.items() for arn in arns if arn.startswith(name_or_arn + "-"))
-        matches = []
-        for (account_id, name), arns in self.secret_names.items():
-            if name == name_or_arn and (account_hint is None or account_id == account_hint):
-                matches.extend(arns)
-        return sorted(matches)
+        named = self._secrets_by_name.get(name_or_arn, [])
+        return sorted(arn for account_id, arn in named if account_hint is None or account_id == account_hint)
 
     def readable_secrets(self, principal_arn: str) -> list[tuple[str, Decision]]:
-        try:
-            return self.authorizations.secret_access(principal_arn, "read")
-        except UnknownPrincipalError:
-            return []
+        if principal_arn not in self._readable:
+            try:
+                self._readable[principal_arn] = self.authorizations.secret_access(principal_arn, "read")
+            except UnknownPrincipalError:
+                self._readable[principal_arn] = []
+        return self._readable[principal_arn]
