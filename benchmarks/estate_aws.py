@@ -297,7 +297,7 @@ def _add_app_roles(estate: Estate, iam: IamPlan, count: int, namespace_policies:
 
 def _add_humans(iam: IamPlan, count: int, rng: random.Random) -> None:
     for index in range(count):
-        managed = [SECRETS_MANAGER_READ_WRITE] if rng.random() < 0.1 else []
+        managed = [SECRETS_MANAGER_READ_WRITE] if rng.random() < 0.02 else []
         iam.add_user(f"dev-{index + 1:05d}", groups=["developers"], managed=managed, tags={"team": "engineering"})
 
 
