@@ -298,12 +298,13 @@ class AccountAuthorizations:
             if alternative:
                 allows.append(alternative)
         self._apply_web_identity_rcps(role_arn, context, findings)
+        decision = findings.decide(simplify(allows), f"the trust policy of {role_arn} does not admit {subject}")
+        if not decision.possible:
+            return decision
+        # Described only for admitted tokens: most ServiceAccount and role pairs are rejected.
         checked = any(item.audience_checked for item in self._describe_web_identity_trust(role_arn, provider))
         audit = "the trust checks aud" if checked else "the trust does not check aud"
-        decision = findings.decide(simplify(allows), f"the trust policy of {role_arn} does not admit {subject}")
-        if decision.possible:
-            return Decision(decision.effect, decision.conditions, decision.evidence, f"{decision.reason}; {audit}")
-        return decision
+        return Decision(decision.effect, decision.conditions, decision.evidence, f"{decision.reason}; {audit}")
 
     def _apply_web_identity_rcps(self, role_arn: str, context: RequestContext, findings: Findings) -> None:
         account = self._model.accounts[arn_account(role_arn)]
