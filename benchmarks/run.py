@@ -60,7 +60,7 @@ class StageResult:
 
     name: str
     command: list[str]
-    status: str  # ok, failed, timed out, not available yet
+    status: str  # ok, failed, timed out, skipped, not available yet
     counted: bool = True
     wall_seconds: float | None = None
     peak_rss_mb: float | None = None
@@ -164,6 +164,8 @@ def run_benchmark(size: str, scale: float, seed: int, workdir: Path, timeout: fl
     results.append(run_stage("collect drifted copy", _collect(drifted_estate, drifted, metadata), workdir, timeout, counted=False))
     results.append(run_stage("load snapshot", [PYTHON, str(stages), "load", str(snapshot)], workdir, timeout))
     results.append(run_stage("build graph", [PYTHON, str(stages), "build", str(snapshot)], workdir, timeout))
+    # Every later stage builds the graph again, so it cannot finish where the build alone did not.
+    graph_built = results[-1].status == "ok"
 
     values = {"snapshot": str(snapshot), "drifted": str(drifted), **queries}
     for name, words, arguments, success_codes, target in CLI_STAGES:
@@ -171,15 +173,25 @@ def run_benchmark(size: str, scale: float, seed: int, workdir: Path, timeout: fl
         if not command_exists(words):
             results.append(StageResult(name, command, "not available yet", target_seconds=target,
                                        detail=f"blastradius has no `{' '.join(words)}` command yet"))
-            continue
-        results.append(run_stage(name, command, workdir, timeout, target_seconds=target, success_codes=success_codes))
+        elif not graph_built:
+            results.append(_skipped(name, command, target))
+        else:
+            results.append(run_stage(name, command, workdir, timeout, target_seconds=target, success_codes=success_codes))
 
     library = (("who-can (queries API)", "who-can", queries["production_secret"], 1.0),
                ("reach (queries API)", "reach", queries["developer_group"], 1.0),
                ("reach eso-controller (queries API)", "reach", queries["eso_controller"], 5.0))
     for name, stage, reference, target in library:
-        results.append(run_stage(name, [PYTHON, str(stages), stage, str(snapshot), reference], workdir, timeout, target_seconds=target))
+        command = [PYTHON, str(stages), stage, str(snapshot), reference]
+        if not graph_built:
+            results.append(_skipped(name, command, target))
+            continue
+        results.append(run_stage(name, command, workdir, timeout, target_seconds=target))
     return results, metadata
+
+
+def _skipped(name: str, command: list[str], target: float | None) -> StageResult:
+    return StageResult(name, command, "skipped", target_seconds=target, detail="the build graph stage did not finish")
 
 
 def judge(results: list[StageResult]) -> list[dict[str, Any]]:
@@ -187,17 +199,22 @@ def judge(results: list[StageResult]) -> list[dict[str, Any]]:
     for result in results:
         if not result.counted:
             result.verdict = "setup"
+        elif result.status == "timed out" and result.target_seconds is not None:
+            result.verdict = "miss"
         elif result.status != "ok":
             result.verdict = "-"
         elif result.target_seconds is not None:
             result.verdict = "pass" if (result.wall_seconds or 0) < result.target_seconds else "miss"
 
     by_name = {result.name: result for result in results}
-    present = [by_name[name] for name in PIPELINE_STAGES if name in by_name and by_name[name].status == "ok"]
-    missing = [name for name in PIPELINE_STAGES if name not in by_name or by_name[name].status != "ok"]
+    present = [by_name[name] for name in PIPELINE_STAGES if name in by_name and by_name[name].status in ("ok", "timed out")]
+    missing = [name for name in PIPELINE_STAGES if name not in by_name or by_name[name].status not in ("ok", "timed out")]
+    timed_out = [result.name for result in present if result.status == "timed out"]
     seconds = sum(result.wall_seconds or 0 for result in present)
     memory = max((result.peak_rss_mb or 0 for result in present), default=0.0)
-    if missing:
+    if timed_out:
+        verdict = f"miss: {', '.join(timed_out)} timed out"
+    elif missing:
         verdict = f"incomplete: {', '.join(missing)} not measured"
     else:
         verdict = "pass" if seconds < PIPELINE_SECONDS and memory < PIPELINE_MEMORY_MB else "miss"
