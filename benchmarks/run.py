@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import shutil
 import subprocess
 import sys
@@ -26,7 +27,7 @@ import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from rich.console import Console
 from rich.table import Table
@@ -60,7 +61,7 @@ class StageResult:
 
     name: str
     command: list[str]
-    status: str  # ok, failed, timed out, skipped, not available yet
+    status: str  # ok, failed, timed out, out of memory, skipped, not available yet
     counted: bool = True
     wall_seconds: float | None = None
     peak_rss_mb: float | None = None
@@ -70,16 +71,18 @@ class StageResult:
     detail: str = ""
 
 
-def run_process(command: list[str], log_stem: Path, timeout: float) -> tuple[int, float, float, bool]:
+def run_process(command: list[str], log_stem: Path, timeout: float, memory_limit_mb: float | None = None) -> tuple[int, float, float, bool]:
     """Run a command to completion and return its exit code, wall seconds, peak RSS in MB and whether it timed out.
 
     Output goes to `<log_stem>.out` and `<log_stem>.err`. `os.wait4` reports the resource usage of
-    this child alone, so each stage's peak memory is its own.
+    this child alone, so each stage's peak memory is its own. With `memory_limit_mb`, the child's
+    address space is capped (RLIMIT_AS), so a runaway stage fails with MemoryError instead of
+    pushing the machine into swap or the OOM killer.
     """
     timed_out = threading.Event()
     started = time.perf_counter()
     with open(f"{log_stem}.out", "wb") as stdout, open(f"{log_stem}.err", "wb") as stderr:
-        process = subprocess.Popen(command, stdout=stdout, stderr=stderr, cwd=REPO)
+        process = subprocess.Popen(command, stdout=stdout, stderr=stderr, cwd=REPO, preexec_fn=_address_space_limit(memory_limit_mb))
 
         def kill() -> None:
             timed_out.set()
@@ -97,14 +100,36 @@ def run_process(command: list[str], log_stem: Path, timeout: float) -> tuple[int
     return process.returncode, wall, usage.ru_maxrss / 1024, timed_out.is_set()
 
 
-def run_stage(name: str, command: list[str], workdir: Path, timeout: float, *, counted: bool = True,
+def _address_space_limit(memory_limit_mb: float | None) -> Callable[[], None] | None:
+    if memory_limit_mb is None:
+        return None
+    limit = int(memory_limit_mb * 1024 * 1024)
+
+    def apply() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+    return apply
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Per-stage limits: seconds before the stage is killed, and its address space in MB (None for no cap)."""
+
+    timeout: float
+    memory_mb: float | None = None
+
+
+def run_stage(name: str, command: list[str], workdir: Path, limits: Limits, *, counted: bool = True,
               target_seconds: float | None = None, success_codes: frozenset[int] = frozenset({0})) -> StageResult:
     stem = workdir / "logs" / name.replace(" ", "-").replace("(", "").replace(")", "")
-    code, wall, peak, timed_out = run_process(command, stem, timeout)
+    code, wall, peak, timed_out = run_process(command, stem, limits.timeout, limits.memory_mb)
     result = StageResult(name, command, "ok", counted, round(wall, 3), round(peak, 1), target_seconds=target_seconds)
     if timed_out:
         result.status = "timed out"
-        result.detail = f"killed after {timeout:.0f} s"
+        result.detail = f"killed after {limits.timeout:.0f} s"
+    elif code not in success_codes and "MemoryError" in Path(f"{stem}.err").read_text(encoding="utf-8", errors="replace"):
+        result.status = "out of memory"
+        result.detail = f"MemoryError at the limit of {limits.memory_mb:.0f} MB address space"
     elif code not in success_codes:
         result.status = "failed"
         result.detail = f"exit {code}: {_last_line(Path(f'{stem}.err'))}"
@@ -145,14 +170,14 @@ def _collect(estate: Path, snapshot: Path, metadata: dict[str, Any]) -> list[str
             "--cluster-name", metadata["cluster_name"], "--oidc-issuer", metadata["oidc_issuer"], "-o", str(snapshot)]
 
 
-def run_benchmark(size: str, scale: float, seed: int, workdir: Path, timeout: float) -> tuple[list[StageResult], dict[str, Any]]:
+def run_benchmark(size: str, scale: float, seed: int, workdir: Path, limits: Limits) -> tuple[list[StageResult], dict[str, Any]]:
     """Run every stage in order, and return the results with the estate's metadata (counts, query references)."""
     (workdir / "logs").mkdir(parents=True, exist_ok=True)
     estate, drifted_estate = workdir / "estate", workdir / "estate-drifted"
     snapshot, drifted = workdir / "snapshot.json.gz", workdir / "snapshot-drifted.json.gz"
     results = [
-        run_stage("generate", _generate(size, scale, seed, 0.0, estate), workdir, timeout, counted=False),
-        run_stage("generate drifted copy", _generate(size, scale, seed, 0.01, drifted_estate), workdir, timeout, counted=False),
+        run_stage("generate", _generate(size, scale, seed, 0.0, estate), workdir, limits, counted=False),
+        run_stage("generate drifted copy", _generate(size, scale, seed, 0.01, drifted_estate), workdir, limits, counted=False),
     ]
     if any(result.status != "ok" for result in results):
         return results, {}
@@ -160,10 +185,10 @@ def run_benchmark(size: str, scale: float, seed: int, workdir: Path, timeout: fl
 
     stages = REPO / "benchmarks" / "stages.py"
     queries = metadata["queries"]
-    results.append(run_stage("collect", _collect(estate, snapshot, metadata), workdir, timeout))
-    results.append(run_stage("collect drifted copy", _collect(drifted_estate, drifted, metadata), workdir, timeout, counted=False))
-    results.append(run_stage("load snapshot", [PYTHON, str(stages), "load", str(snapshot)], workdir, timeout))
-    results.append(run_stage("build graph", [PYTHON, str(stages), "build", str(snapshot)], workdir, timeout))
+    results.append(run_stage("collect", _collect(estate, snapshot, metadata), workdir, limits))
+    results.append(run_stage("collect drifted copy", _collect(drifted_estate, drifted, metadata), workdir, limits, counted=False))
+    results.append(run_stage("load snapshot", [PYTHON, str(stages), "load", str(snapshot)], workdir, limits))
+    results.append(run_stage("build graph", [PYTHON, str(stages), "build", str(snapshot)], workdir, limits))
     # Every later stage builds the graph again, so it cannot finish where the build alone did not.
     graph_built = results[-1].status == "ok"
 
@@ -176,7 +201,7 @@ def run_benchmark(size: str, scale: float, seed: int, workdir: Path, timeout: fl
         elif not graph_built:
             results.append(_skipped(name, command, target))
         else:
-            results.append(run_stage(name, command, workdir, timeout, target_seconds=target, success_codes=success_codes))
+            results.append(run_stage(name, command, workdir, limits, target_seconds=target, success_codes=success_codes))
 
     library = (("who-can (queries API)", "who-can", queries["production_secret"], 1.0),
                ("reach (queries API)", "reach", queries["developer_group"], 1.0),
@@ -186,7 +211,7 @@ def run_benchmark(size: str, scale: float, seed: int, workdir: Path, timeout: fl
         if not graph_built:
             results.append(_skipped(name, command, target))
             continue
-        results.append(run_stage(name, command, workdir, timeout, target_seconds=target))
+        results.append(run_stage(name, command, workdir, limits, target_seconds=target))
     return results, metadata
 
 
@@ -199,7 +224,7 @@ def judge(results: list[StageResult]) -> list[dict[str, Any]]:
     for result in results:
         if not result.counted:
             result.verdict = "setup"
-        elif result.status == "timed out" and result.target_seconds is not None:
+        elif result.status in ("timed out", "out of memory") and result.target_seconds is not None:
             result.verdict = "miss"
         elif result.status != "ok":
             result.verdict = "-"
@@ -207,13 +232,14 @@ def judge(results: list[StageResult]) -> list[dict[str, Any]]:
             result.verdict = "pass" if (result.wall_seconds or 0) < result.target_seconds else "miss"
 
     by_name = {result.name: result for result in results}
-    present = [by_name[name] for name in PIPELINE_STAGES if name in by_name and by_name[name].status in ("ok", "timed out")]
-    missing = [name for name in PIPELINE_STAGES if name not in by_name or by_name[name].status not in ("ok", "timed out")]
-    timed_out = [result.name for result in present if result.status == "timed out"]
+    measured = ("ok", "timed out", "out of memory")
+    present = [by_name[name] for name in PIPELINE_STAGES if name in by_name and by_name[name].status in measured]
+    missing = [name for name in PIPELINE_STAGES if name not in by_name or by_name[name].status not in measured]
+    exceeded = [f"{result.name} {result.status}" for result in present if result.status != "ok"]
     seconds = sum(result.wall_seconds or 0 for result in present)
     memory = max((result.peak_rss_mb or 0 for result in present), default=0.0)
-    if timed_out:
-        verdict = f"miss: {', '.join(timed_out)} timed out"
+    if exceeded:
+        verdict = f"miss: {', '.join(exceeded)}"
     elif missing:
         verdict = f"incomplete: {', '.join(missing)} not measured"
     else:
@@ -301,6 +327,8 @@ def _parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--workdir", type=Path, help="Folder for estates, snapshots and stage logs (default: a new temporary folder).")
     parser.add_argument("--keep", action="store_true", help="Keep the work folder after the run.")
     parser.add_argument("--timeout", type=float, default=3600.0, help="Seconds after which a stage is killed (default: 3600).")
+    parser.add_argument("--memory-limit-mb", type=float,
+                        help="Cap each stage's address space at this many MB; a stage over it fails with MemoryError (default: no cap).")
     return parser.parse_args(argv)
 
 
@@ -313,7 +341,8 @@ def main(argv: list[str] | None = None) -> int:
     console.print(f"work folder: {workdir}", style="dim")
 
     try:
-        results, metadata = run_benchmark(arguments.size, arguments.scale, arguments.seed, workdir, arguments.timeout)
+        limits = Limits(arguments.timeout, arguments.memory_limit_mb)
+        results, metadata = run_benchmark(arguments.size, arguments.scale, arguments.seed, workdir, limits)
     finally:
         if not arguments.keep:
             shutil.rmtree(workdir, ignore_errors=True)
