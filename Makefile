@@ -31,6 +31,11 @@ demo: $(STAMP)
 	$(BIN)/blastradius simulate arn:aws:iam::111122223333:role/eso-global -s snapshots/example.json.gz \
 	    --runbook $(DEMO_OUT)/runbook-eso-global.md > $(DEMO_OUT)/simulate-eso-global.txt
 	$(BIN)/blastradius simulate eso-controller -s snapshots/example.json.gz > $(DEMO_OUT)/simulate-eso-controller.txt
+	$(BIN)/blastradius report -s snapshots/example.json.gz --config $(EXAMPLE)/blastradius.toml \
+	    --html $(DEMO_OUT)/report.html --graphml $(DEMO_OUT)/graph.graphml --json $(DEMO_OUT)/graph.json
+	$(BIN)/blastradius report -s snapshots/example.json.gz --focus production/database/credentials \
+	    --svg $(DEMO_OUT)/who-can-production-database.svg \
+	    || echo "SVG needs Graphviz (apt-get install graphviz); the DOT file was written instead"
 	@echo
 	@echo "Outputs in $(DEMO_OUT)/:"
 	@ls -1 $(DEMO_OUT) | sed 's/^/  /'
