@@ -31,11 +31,11 @@ def diff(
     output: DiffFormat = typer.Option(DiffFormat.table, "-o", "--output", help="Output format; markdown suits a CI comment."),
     fail_on_growth: bool = typer.Option(False, "--fail-on-growth",
                                         help="Exit 1 when any principal can read or overwrite a secret it could not before."),
-    config: Path | None = typer.Option(None, "--config", help="TOML configuration; its trusted principals are left out."),
+    config: Path | None = typer.Option(None, "--config", help="TOML configuration for the audit; its trusted principals are left out."),
     limit: int = typer.Option(DEFAULT_ROW_LIMIT, "--limit", min=0,
                               help="Rows listed per reachability section (0 lists all); counts always cover all."),
 ) -> None:
-    """Show new and lost reachability and the changed objects between two snapshots of one estate.
+    """Show new and lost reachability, new and resolved findings, and changed objects between two snapshots.
 
     Exit codes: 0 done; 1 with --fail-on-growth when reachability grew; 2 for unreadable or
     incomparable snapshots.
@@ -50,7 +50,7 @@ def diff(
     after = _load_estate(new)
     try:
         result = diff_query(before, after, config=settings, limit=limit or None)
-    except DiffError as error:
+    except (DiffError, ConfigError) as error:
         fail(str(error))
 
     _emit(result, output)

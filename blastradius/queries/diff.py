@@ -19,6 +19,8 @@ from typing import Any
 
 from blastradius.config import Config
 from blastradius.graph.model import CapabilityGraph
+from blastradius.queries.audit import Finding, run_audit
+from blastradius.queries.audit.result import finding_row
 from blastradius.queries.common import reach_row
 from blastradius.queries.object_changes import object_changes
 from blastradius.queries.reachability import PRINCIPAL_KINDS, Reach, reach_from, reaching
@@ -71,6 +73,8 @@ class DiffResult:
     new: dict[str, Any]
     new_reach: ReachChanges
     lost_reach: ReachChanges
+    new_findings: list[dict[str, Any]]
+    resolved_findings: list[dict[str, Any]]
     object_changes: list[dict[str, Any]]
     notes: list[str] = field(default_factory=list)
 
@@ -81,7 +85,8 @@ class DiffResult:
 
     @property
     def unchanged(self) -> bool:
-        return not (self.new_reach.total or self.lost_reach.total or self.object_changes)
+        return not (self.new_reach.total or self.lost_reach.total or self.new_findings or self.resolved_findings
+                    or self.object_changes)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -91,6 +96,8 @@ class DiffResult:
             "grew": self.grew,
             "new_reach": self.new_reach.to_dict(),
             "lost_reach": self.lost_reach.to_dict(),
+            "new_findings": self.new_findings,
+            "resolved_findings": self.resolved_findings,
             "object_changes": self.object_changes,
             "notes": self.notes,
         }
@@ -99,8 +106,8 @@ class DiffResult:
 def diff(old: Estate, new: Estate, *, config: Config | None = None, limit: int | None = DEFAULT_ROW_LIMIT) -> DiffResult:
     """Compare two estates and return what drifted from OLD to NEW.
 
-    Raises DiffError when the snapshots' schema major versions differ. Principals that the
-    configuration trusts are left out of the reachability sections, and a note counts them.
+    Raises DiffError when the snapshots' schema major versions differ, and ConfigError when the
+    configuration overrides the severity of an unknown check. Principals that the configuration trusts are left out of the reachability sections, and a note counts them.
     `limit` caps the rows listed in each reachability section (None lists all).
     """
     config = config or Config()
@@ -110,12 +117,15 @@ def diff(old: Estate, new: Estate, *, config: Config | None = None, limit: int |
     gained, lost, hidden = triple_changes(old.graph, new.graph, config)
     if hidden:
         notes.append(f"{hidden} change(s) of reachability of trusted principals hidden (trusted_principals in {config.source})")
+    new_findings, resolved_findings = finding_changes(old, new, config)
 
     return DiffResult(
         old=old.describe(),
         new=new.describe(),
         new_reach=_listed(new.graph, old.graph, gained, limit, "new_target"),
         lost_reach=_listed(old.graph, new.graph, lost, limit, "removed_target"),
+        new_findings=new_findings,
+        resolved_findings=resolved_findings,
         object_changes=object_changes(old.snapshot, new.snapshot),
         notes=notes,
     )
@@ -181,6 +191,25 @@ def triple_changes(old: CapabilityGraph, new: CapabilityGraph, config: Config) -
         gained.extend((principal, target, capability) for target, capability in index.pairs(after & ~before))
         lost.extend((principal, target, capability) for target, capability in index.pairs(before & ~after))
     return gained, lost, hidden
+
+
+def finding_changes(old: Estate, new: Estate, config: Config) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Return the audit findings only NEW has (new) and only OLD has (resolved), as audit rows.
+
+    A finding is keyed by its check id and the objects it names (kind, namespace, name), not by
+    its message, because messages carry numbers that move between collections (the age of a
+    sync). Staleness is judged at each snapshot's own `collected_at`.
+    """
+    before = {_finding_key(finding): finding for finding in run_audit(old.snapshot, old.graph, config)}
+    after = {_finding_key(finding): finding for finding in run_audit(new.snapshot, new.graph, config)}
+    added = [finding_row(finding) for key, finding in after.items() if key not in before]
+    resolved = [finding_row(finding) for key, finding in before.items() if key not in after]
+    return added, resolved
+
+
+def _finding_key(finding: Finding) -> tuple:
+    objects = tuple((item.get("kind"), item.get("namespace"), item.get("name")) for item in finding.objects)
+    return finding.check_id, objects
 
 
 def _name(node: str, *graphs: CapabilityGraph) -> str:

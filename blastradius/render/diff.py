@@ -14,13 +14,15 @@ from blastradius.queries.diff import DiffResult, ReachChanges
 
 REACH_COLUMNS = ("principal", "target", "capability", "hops", "path")
 OBJECT_COLUMNS = ("change", "scope", "kind", "object", "fields", "origin")
+FINDING_COLUMNS = ("severity", "check_id", "objects", "message")
 
 
 def summary_line(result: DiffResult) -> str:
     """Return one sentence with the size of each section, or that nothing changed."""
     if result.unchanged:
-        return "no changes: same reachability and same objects"
+        return "no changes: same reachability, same findings and same objects"
     return (f"{result.new_reach.total} new and {result.lost_reach.total} lost reachability triple(s), "
+            f"{len(result.new_findings)} new and {len(result.resolved_findings)} resolved finding(s), "
             f"{len(result.object_changes)} changed object(s)")
 
 
@@ -56,6 +58,8 @@ def render_table(result: DiffResult, console: Console) -> None:
     console.print(Text(summary_line(result)))
     _print_reach(console, "new reachability", result.new_reach)
     _print_reach(console, "lost reachability", result.lost_reach)
+    _print_findings(console, "new findings", result.new_findings)
+    _print_findings(console, "resolved findings", result.resolved_findings)
     if result.object_changes:
         table = Table(title=f"changed objects ({len(result.object_changes)})", title_justify="left")
         for column in OBJECT_COLUMNS:
@@ -88,6 +92,18 @@ def _print_reach(console: Console, title: str, changes: ReachChanges) -> None:
         console.print(Text(more))
 
 
+def _print_findings(console: Console, title: str, findings: list[dict[str, Any]]) -> None:
+    if not findings:
+        return
+    table = Table(title=f"{title} ({len(findings)})", title_justify="left", show_lines=True)
+    for column in FINDING_COLUMNS:
+        table.add_column(column, overflow="fold")
+    for row in findings:
+        cells = (row["severity"], row["check_id"], "\n".join(row["objects"]), row["message"])
+        table.add_row(*(Text(cell) for cell in cells))
+    console.print(table)
+
+
 # --- Markdown ------------------------------------------------------------------------------------
 
 
@@ -105,6 +121,8 @@ def render_markdown(result: DiffResult) -> str:
     ]
     lines += _markdown_reach("New reachability", result.new_reach)
     lines += _markdown_reach("Lost reachability", result.lost_reach)
+    lines += _markdown_findings("New findings", result.new_findings)
+    lines += _markdown_findings("Resolved findings", result.resolved_findings)
     if result.object_changes:
         lines += ["", f"### Changed objects ({len(result.object_changes)})", "",
                   "| change | scope | kind | object | fields | origin |", "| --- | --- | --- | --- | --- | --- |"]
@@ -129,6 +147,16 @@ def _markdown_reach(title: str, changes: ReachChanges) -> list[str]:
     more = _more_text(changes)
     if more:
         lines += ["", more]
+    return lines
+
+
+def _markdown_findings(title: str, findings: list[dict[str, Any]]) -> list[str]:
+    if not findings:
+        return []
+    lines = ["", f"### {title} ({len(findings)})", "", "| severity | check | objects | message |", "| --- | --- | --- | --- |"]
+    for row in findings:
+        objects = "<br>".join(_code(label) for label in row["objects"])
+        lines.append(f"| {row['severity']} | {_code(row['check_id'])} | {objects} | {_code(row['message'])} |")
     return lines
 
 

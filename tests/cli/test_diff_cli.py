@@ -148,14 +148,16 @@ def test_newer_major_schema_rejected(snapshots: dict[str, Path], tmp_path: Path,
 
 
 def test_table_output_lists_sections(snapshots: dict[str, Path]) -> None:
-    total = json.loads(_diff(snapshots["base"], snapshots["grown"], "-o", "json").stdout)["new_reach"]["total"]
+    report = json.loads(_diff(snapshots["base"], snapshots["grown"], "-o", "json").stdout)
+    total = report["new_reach"]["total"]
 
     result = _diff(snapshots["base"], snapshots["grown"])
 
     lines = result.stdout.splitlines()
-    assert lines[0] == (f"diff {snapshots['base']} (2026-12-01T02:00:00Z) -> {snapshots['grown']} "
-                        "(2026-12-01T02:00:00Z)")
-    assert lines[1] == f"{total} new and 0 lost reachability triple(s), 1 changed object(s)"
+    assert lines[0] == (f"diff {snapshots['base']} (2026-12-01T12:00:00Z) -> {snapshots['grown']} "
+                        "(2026-12-01T12:00:00Z)")
+    assert lines[1] == (f"{total} new and 0 lost reachability triple(s), {len(report['new_findings'])} new and "
+                        f"{len(report['resolved_findings'])} resolved finding(s), 1 changed object(s)")
     assert f"new reachability ({total})" in result.stdout
     assert "changed objects (1)" in result.stdout
     assert "alice-prod-admin" in result.stdout
@@ -164,7 +166,7 @@ def test_table_output_lists_sections(snapshots: dict[str, Path]) -> None:
 def test_table_output_unchanged_message(snapshots: dict[str, Path]) -> None:
     result = _diff(snapshots["base"], snapshots["recollected"])
 
-    assert result.stdout.splitlines()[1] == "no changes: same reachability and same objects"
+    assert result.stdout.splitlines()[1] == "no changes: same reachability, same findings and same objects"
 
 
 def test_markdown_output_for_ci(snapshots: dict[str, Path]) -> None:
@@ -187,9 +189,9 @@ def test_markdown_escapes_table_cells(tmp_path: Path) -> None:
 
     result = _diff(old, new, "-o", "markdown")
 
-    eve_rows = [line for line in result.stdout.splitlines() if "eve" in line]
+    eve_rows = [line for line in result.stdout.splitlines() if line.startswith("| `` user:eve")]
     assert eve_rows
-    assert all("`` user:eve\\|<script>alert(1)</script>`@example.com ``" in line for line in eve_rows)
+    assert all(line.startswith("| `` user:eve\\|<script>alert(1)</script>`@example.com `` |") for line in eve_rows)
 
 
 class _TextCollector(HTMLParser):

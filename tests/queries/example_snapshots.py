@@ -22,8 +22,10 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "snapshots" / "example"
 ISSUER = "https://oidc.eks.us-east-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE"
 ACCOUNT = "111122223333"
 SECRET_ARN = f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:"
-FIRST_COLLECTION = datetime(2026, 12, 1, 2, 0, tzinfo=timezone.utc)
-SECOND_COLLECTION = datetime(2026, 12, 2, 2, 0, tzinfo=timezone.utc)
+# The example estate's reference time, and five minutes later: no sync becomes stale in between.
+FIRST_COLLECTION = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)
+SECOND_COLLECTION = datetime(2026, 12, 1, 12, 5, tzinfo=timezone.utc)
+NEXT_DAY_COLLECTION = datetime(2026, 12, 2, 12, 0, tzinfo=timezone.utc)
 CANARY = "CANARY-do-not-store-7f3a9c"
 # Every base64-encoded canary value of the example manifests starts with this.
 CANARY_BASE64_PREFIX = "Q0FOQVJZLWRvLW5vdC1zdG9yZS03ZjNhOWMt"

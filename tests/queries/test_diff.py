@@ -10,6 +10,7 @@ from blastradius.queries.diff import DiffError, diff
 from blastradius.queries.reachability import reach_from
 from tests.queries.example_snapshots import (
     ACCOUNT,
+    NEXT_DAY_COLLECTION,
     SECOND_COLLECTION,
     SECRET_ARN,
     aws_entity,
@@ -106,7 +107,22 @@ def test_later_collection_unchanged() -> None:
 
     assert old["collected_at"] != new["collected_at"]
     assert result.unchanged is True
-    assert result.new["collected_at"] == "2026-12-02T02:00:00Z"
+    assert result.new["collected_at"] == "2026-12-01T12:05:00Z"
+
+
+def test_next_day_collection_finds_stale_syncs() -> None:
+    """The same ExternalSecret status a day later means the syncs stopped: staleness is judged per snapshot."""
+    result = diff(estate(example_snapshot(), "old.json"), estate(example_snapshot(NEXT_DAY_COLLECTION), "new.json"))
+
+    assert result.new_reach.total == 0
+    assert result.object_changes == []
+    assert [(row["check_id"], row["details"]["locations"][0]["name"]) for row in result.new_findings] == [
+        ("ESO-SYNC-STALE", "shared-config"),
+        ("ESO-SYNC-STALE", "database-credentials"),
+        ("ESO-SYNC-STALE", "shared-tls"),
+        ("ESO-SYNC-STALE", "shared-tls"),
+    ]
+    assert result.resolved_findings == []
 
 
 def test_new_secret_marked_new_target() -> None:
@@ -148,6 +164,28 @@ def test_limit_caps_rows_not_total(alice_diff) -> None:
 
 
 # --- changed objects ------------------------------------------------------------------------------
+
+
+def test_added_binding_adds_finding(alice_diff) -> None:
+    delete_rights = [row for row in alice_diff.new_findings if row["check_id"] == "K8S-ESO-DELETE-RIGHTS"]
+
+    assert [row["details"]["locations"] for row in delete_rights] == [[{
+        "kind": "RoleBinding", "namespace": "production", "name": "alice-prod-admin",
+        "file": "snapshots/example/k8s/60-drift.yaml", "line": 1,
+    }]]
+
+
+def test_removed_binding_resolves_finding() -> None:
+    """The aggregation finding names every binding of edit and admin, so its key changes with them."""
+    old = example_snapshot()
+    new = without_object(old, "RoleBinding", "dev-sandbox", "dev-team-edit")
+
+    result = diff(estate(old, "old.json"), estate(new, "new.json"))
+
+    assert [row["check_id"] for row in result.resolved_findings] == ["K8S-ESO-EDIT-AGGREGATION"]
+    assert "RoleBinding dev-sandbox/dev-team-edit" in result.resolved_findings[0]["message"]
+    assert [row["check_id"] for row in result.new_findings] == ["K8S-ESO-EDIT-AGGREGATION"]
+    assert "RoleBinding dev-sandbox/dev-team-edit" not in result.new_findings[0]["message"]
 
 
 def test_added_binding_listed_as_added(alice_diff) -> None:
