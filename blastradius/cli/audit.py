@@ -10,8 +10,15 @@ import typer
 from blastradius.cli.common import EXIT_FINDINGS, OutputFormat, emit, fail
 from blastradius.config import ConfigError, load_config
 from blastradius.graph.builder import build_graph
-from blastradius.queries.audit import at_or_above, audit_result, parse_time, run_audit
+from blastradius.queries.audit import at_or_above, audit_result, parse_time, run_audit, severities
 from blastradius.snapshot import SnapshotError, load_snapshot
+
+
+class AuditFormat(str, Enum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+    sarif = "sarif"
 
 
 class Threshold(str, Enum):
@@ -23,7 +30,7 @@ class Threshold(str, Enum):
 
 def audit(
     snapshot_file: Path = typer.Option(..., "-s", "--snapshot", help="Snapshot file written by `blastradius collect`."),
-    output: OutputFormat = typer.Option(OutputFormat.table, "-o", "--output", help="Output format."),
+    output: AuditFormat = typer.Option(AuditFormat.table, "-o", "--output", help="Output format; sarif suits GitHub code scanning."),
     fail_on: Threshold = typer.Option(Threshold.high, "--fail-on", help="Exit 1 when a finding has this severity or higher."),
     config_file: Path | None = typer.Option(None, "--config", help="TOML configuration: protected namespaces, trusted principals, severity overrides."),
     now: str | None = typer.Option(None, "--now", help="ISO 8601 time at which staleness is judged (default: the snapshot's collected_at)."),
@@ -54,6 +61,11 @@ def audit(
         findings = run_audit(snapshot, graph, config, collected_at=reference_time)
     except ConfigError as error:
         fail(str(error))
-    emit(audit_result(findings, str(snapshot_file)), output)
+    if output == AuditFormat.sarif:
+        from blastradius.render.sarif import aws_bundle_files, render_sarif
+
+        typer.echo(render_sarif(findings, severities(config), aws_bundle_files(snapshot)))
+    else:
+        emit(audit_result(findings, str(snapshot_file)), OutputFormat(output.value))
     if at_or_above(findings, fail_on.value):
         raise typer.Exit(EXIT_FINDINGS)
