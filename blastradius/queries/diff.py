@@ -1,6 +1,6 @@
 """`diff`: drift between two snapshots of one estate, for scheduled checks and CI.
 
-Three answers, each keyed by what stays stable between collections:
+Three sections, each keyed by what stays stable between collections:
 - new and lost reachability: (principal, secret, capability) triples keyed by node ids, with the
   path that grants a new triple (in NEW) or granted a lost one (in OLD);
 - new and resolved audit findings, keyed by check id and the objects involved;
@@ -149,7 +149,7 @@ def schema_notes(old: Estate, new: Estate) -> list[str]:
 def coverage_notes(old: Estate, new: Estate) -> list[str]:
     """Return a note for each coverage gap found in only one of the snapshots.
 
-    A gap only in NEW can make reachability look lost when it is only unknown; a gap only in
+    A gap only in NEW can make reachability look lost when it is only unknown. A gap only in
     OLD can make reachability look new when it was only unseen.
     """
     old_gaps = {_gap_text(gap) for gap in old.graph.coverage_gaps}
@@ -226,10 +226,10 @@ def _listed(graph: CapabilityGraph, other: CapabilityGraph, triples: list[Triple
     `absent_flag` marks rows whose secret does not exist in `other`: a secret created since OLD
     (`new_target`) or deleted before NEW (`removed_target`).
     """
-    shown = triples if limit is None else triples[:limit]
-    reaches = _paths(graph, shown)
+    listed = triples if limit is None else triples[:limit]
+    reaches = _paths(graph, listed)
     rows = []
-    for principal, target, capability in shown:
+    for principal, target, capability in listed:
         row = reach_row(graph, reaches[(principal, target, capability)])
         row[absent_flag] = target not in other.g
         rows.append(row)
@@ -250,9 +250,9 @@ def _paths(graph: CapabilityGraph, triples: list[Triple]) -> dict[Triple, Reach]
 
     found: dict[Triple, Reach] = {}
     if len(by_principal) <= len(by_target):
-        for principal, wanted in by_principal.items():
+        for principal, pairs in by_principal.items():
             for reach in reach_from(graph, principal):
-                if (reach.target, reach.capability) in wanted:
+                if (reach.target, reach.capability) in pairs:
                     found[(principal, reach.target, reach.capability)] = reach
     else:
         for (target, capability), principals in by_target.items():

@@ -1,11 +1,11 @@
 """The objects that differ between two snapshots: added, removed, and changed with the fields that changed.
 
 Kubernetes objects are matched by (cluster, kind, namespace, name) and AWS entities by (account,
-list, ARN). Fields that change without changing who can reach what are left out of the comparison:
-`origin` (file and line of a manifest), the `status` of External Secrets objects (it moves at
-every refresh; failing and stale syncs are audit findings) and a Secrets Manager secret's
-`last_rotated` and `last_changed` (they move at every rotation). `collected_at` is not part of any
-object.
+list, ARN). Fields that change without changing who can reach what are left out of the comparison.
+They are `origin` (file and line of a manifest), the `status` of External Secrets objects, which
+moves at every refresh (failing and stale syncs are audit findings instead), and a Secrets Manager
+secret's `last_rotated` and `last_changed`, which move at every rotation. `collected_at` is not
+part of any object.
 """
 
 from __future__ import annotations

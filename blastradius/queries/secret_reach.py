@@ -2,7 +2,7 @@
 
 `reach_from` walks the graph once per principal, which costs principals × graph on a large estate.
 Here the walk runs once over the implicit state graph, whose nodes are (graph node, walker state)
-pairs and whose edges follow the walker's transitions, so the answer is the same as `reach_from`'s.
+pairs and whose edges follow the walker's transitions, so the result equals `reach_from`'s.
 Tarjan's algorithm closes a strongly connected component only after every component it reaches,
 so the secrets a component reaches are known when it closes: its own secrets, plus the sets of the
 components it points to. Sets are bit sets (Python ints) over a `SecretIndex`. Members of one

@@ -1,8 +1,8 @@
 """Render audit findings as SARIF 2.1.0, the format GitHub code scanning and other CI tools ingest.
 
-One run, whose driver lists every check of the catalogue as a rule. A finding's first object that
-was read from a manifest is its location (the file as given to `collect`, and the object's line);
-its other objects with a file are related locations. For a finding about AWS entities only, the
+One run, whose driver lists every check of the catalogue as a rule. A finding's location is its
+first object that was read from a manifest: the file as given to `collect`, and the object's line.
+Its other objects with a file are related locations. For a finding about AWS entities only, the
 location is the `--aws-json` file of the account when there is exactly one, without a line. A
 finding with neither has only logical locations, which GitHub code scanning may not display.
 `partialFingerprints` hash the check id and the objects' kind, namespace and name, never file or

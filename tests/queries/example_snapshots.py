@@ -60,10 +60,10 @@ def without_object(snapshot: Snapshot, kind: str, namespace: str | None, name: s
     """Return the snapshot without the named Kubernetes object; fail when it is not there."""
     changed = copy.deepcopy(snapshot)
     objects = changed["clusters"][0]["objects"]
-    kept = [obj for obj in objects
-            if (obj["kind"], obj["metadata"].get("namespace"), obj["metadata"]["name"]) != (kind, namespace, name)]
-    assert len(kept) == len(objects) - 1, f"{kind} {namespace}/{name} is not in the example estate"
-    changed["clusters"][0]["objects"] = kept
+    remaining = [obj for obj in objects
+                 if (obj["kind"], obj["metadata"].get("namespace"), obj["metadata"]["name"]) != (kind, namespace, name)]
+    assert len(remaining) == len(objects) - 1, f"{kind} {namespace}/{name} is not in the example estate"
+    changed["clusters"][0]["objects"] = remaining
     return changed
 
 
