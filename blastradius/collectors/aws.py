@@ -226,8 +226,6 @@ class _AccountReader:
             reason = "access_denied"
         elif code in THROTTLING_CODES:
             reason = "throttled"
-        elif code == ORGANIZATIONS_NOT_IN_USE:
-            reason = "not_found"
         else:
             reason = "error"
         self._record_gap(reason, operation, region, _error_text(error), consequence)
@@ -337,8 +335,10 @@ class _AccountReader:
         records a gap saying the SCPs and RCPs are unknown.
         """
         organizations = self._client("organizations")
+        # An account outside any organisation has no SCPs or RCPs: that is an answer, not a gap.
         described = self._call(
-            "organizations:DescribeOrganization", None, organizations.describe_organization, consequence=SCPS_UNKNOWN
+            "organizations:DescribeOrganization", None, organizations.describe_organization,
+            consequence=SCPS_UNKNOWN, absent_code=ORGANIZATIONS_NOT_IN_USE,
         )
         if described is None:
             return []

@@ -35,16 +35,15 @@ def _path_lines(row: dict[str, Any]) -> str:
 def render_table(result: QueryResult, console: Console) -> None:
     """Print the result's rows with its columns, then its message and coverage notes.
 
-    A column whose value is the same on every row (the target of a who-can) moves into the title.
+    A who-can whose rows share one target names it in the title instead of a column.
     """
     if result.rows:
         columns = list(result.columns)
         title = f"{result.query} {result.reference}"
-        for column in ("target",):
-            values = {_cell(row.get(column)) for row in result.rows}
-            if column in columns and len(values) == 1:
-                columns.remove(column)
-                title = f"{result.query} {values.pop()}"
+        targets = {_cell(row.get("target")) for row in result.rows}
+        if result.query == "who-can" and "target" in columns and len(targets) == 1:
+            columns.remove("target")
+            title = f"{result.query} {targets.pop()}"
         table = Table(title=title, title_justify="left", show_lines=True)
         for column in columns:
             table.add_column(column, overflow="fold", no_wrap=column in ("path", "hops"), min_width=min(len(column), 12))

@@ -445,7 +445,7 @@ def test_irsa_unpinned_counts_serviceaccounts():
     findings = audit(objects, account(roles=(irsa_role("wide", "system:serviceaccount:*:*", operator="StringLike"),)))
     assert messages(findings, "IRSA-TRUST-UNPINNED") == [
         "the trust policy of role/wide (statement #0) tests sub with StringLike system:serviceaccount:*:*, which admits "
-        "many ServiceAccounts; 4 ServiceAccounts of the snapshot can"]
+        "many ServiceAccounts; 4 ServiceAccounts of the snapshot can assume it"]
 
 
 @pytest.mark.parametrize("audience, expected", [

@@ -207,7 +207,7 @@ def irsa_unpinned(ctx: AuditContext) -> Iterator[Hit]:
             how = f"tests sub with {operator} {', '.join(wildcard)}, which admits many ServiceAccounts"
         admitted = _admitted_accounts(ctx, trust.role_arn)
         message = (f"the trust policy of {short_arn(trust.role_arn)} (statement {trust.statement.statement}) {how}; "
-                   f"{plural(len(admitted), 'ServiceAccount')} of the snapshot can")
+                   f"{plural(len(admitted), 'ServiceAccount')} of the snapshot can assume it")
         yield Hit(message, [aws_ref("IAMRole", trust.role_arn)],
                   {"provider": trust.provider_arn, "operator": operator, "patterns": list(trust.subject_patterns),
                    "admitted": admitted})
