@@ -77,7 +77,7 @@ class AwsGraph:
         for kind, entries in (("iam_role", account.get("roles", [])), ("iam_user", account.get("users", []))):
             for entry in entries:
                 arn = entry["arn"]
-                self.graph.add_node(ids.aws(arn), kind, _short(arn), account=account_id, arn=arn, refs=[arn],
+                self.graph.add_node(ids.aws(arn), kind, _short(arn), account=account_id, arn=arn, refs=[arn, _short(arn)],
                                     tags=entry.get("tags") or {})
         for entry in account.get("secrets", []):
             arn = entry["arn"]

@@ -37,6 +37,7 @@ def build_graph(snapshot: dict[str, Any]) -> CapabilityGraph:
     if snapshot.get("aws_accounts"):
         aws = AwsGraph(graph, snapshot["aws_accounts"])
         aws.build()
+        graph.authorizations = aws.authorizations
 
     for index, k8s in kubernetes_parts:
         issuer = _cluster_issuer(graph, index, snapshot.get("aws_accounts", []))

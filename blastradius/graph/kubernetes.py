@@ -105,7 +105,8 @@ class KubernetesGraph:
         node = ids.secret_set(self.cluster, namespace)
         if node not in self.graph.g:
             label = "every Secret of the cluster" if namespace == ALL else f"every Secret of namespace {namespace}"
-            self.graph.add_node(node, "secret_set", label, cluster=self.cluster, namespace=namespace)
+            self.graph.add_node(node, "secret_set", label, cluster=self.cluster, namespace=namespace,
+                                refs=[f"secret:{namespace}/*"])
             if namespace != ALL:
                 self.graph.add_edge(self.secret_set_node(ALL), node, "contains", f"{label} is part of every Secret of the cluster")
         return node

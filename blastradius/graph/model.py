@@ -25,7 +25,8 @@ class CapabilityGraph:
     ClusterExternalSecret fan-out): target, stores, refresh settings, status and the cloud secrets
     it copies, for staleness checks and runbooks. `admission_denials` maps (ClusterSecretStore
     node, namespace) to the reason its conditions deny that namespace, so a query can name the
-    point that blocks a path.
+    point that blocks a path. `authorizations` is the IAM evaluator of the snapshot's AWS accounts
+    (`semantics.iam.AccountAuthorizations`), so a query can say which policy denies a request.
     """
 
     g: nx.MultiDiGraph = field(default_factory=nx.MultiDiGraph)
@@ -34,6 +35,7 @@ class CapabilityGraph:
     collected_at: str | None = None
     external_secrets: list[dict[str, Any]] = field(default_factory=list)
     admission_denials: dict[tuple[str, str], str] = field(default_factory=dict)
+    authorizations: Any = None
 
     def add_node(self, node_id: str, kind: str, name: str, **attributes: Any) -> str:
         if kind not in NODE_KINDS:

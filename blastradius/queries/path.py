@@ -46,7 +46,7 @@ def blocking_point(graph: CapabilityGraph, source: str, target: str) -> str:
     to_target = {node for node, state in distances_to(graph, target, HOLDING) if state == HOLDING}
     to_target |= {node for node, state in distances_to(graph, target, OVERWRITTEN) if state == HOLDING}
 
-    denials = []
+    denials = _iam_denials(graph, reached, target)
     for (store, namespace), reason in sorted(graph.admission_denials.items()):
         if store in to_target and _eso_pull_node(graph, store, namespace) in reached:
             denials.append(reason)
@@ -60,6 +60,23 @@ def blocking_point(graph: CapabilityGraph, source: str, target: str) -> str:
     hops, name = min(candidates)
     return (f"the closest point {graph.name(source)} reaches is {name}, {hops} edge(s) from the target, "
             "and no capability leads on from there")
+
+
+def _iam_denials(graph: CapabilityGraph, reached: set[str], target: str, limit: int = 3) -> list[str]:
+    """Explain why the AWS identities the source reaches may not read a cloud secret, naming the policies."""
+    if graph.kind(target) != "cloud_secret" or graph.authorizations is None:
+        return []
+    secret_arn = graph.g.nodes[target]["arn"]
+    identities = sorted(node for node in reached if graph.kind(node) in ("iam_role", "iam_user"))
+    reasons = []
+    for node in identities[:limit]:
+        decision = graph.authorizations.evaluate(graph.g.nodes[node]["arn"], "secretsmanager:GetSecretValue", secret_arn)
+        denies = ", ".join(f"{evidence.policy} {evidence.statement}" for evidence in decision.evidence if evidence.effect == "Deny")
+        why = decision.reason or (f"denied by {denies}" if denies else "no policy allows it")
+        reasons.append(f"{graph.name(node)} may not read it: {why}")
+    if len(identities) > limit:
+        reasons.append(f"and {len(identities) - limit} more AWS identities it reaches")
+    return reasons
 
 
 def _eso_pull_node(graph: CapabilityGraph, store: str, namespace: str) -> str:

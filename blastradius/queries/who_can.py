@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from blastradius.config import Config
 from blastradius.graph.model import CapabilityGraph
-from blastradius.queries.common import PRINCIPAL_FILTERS, QueryResult, chain_text, coverage_notes, reach_row, step_dict
-from blastradius.queries.reachability import PRINCIPAL_KINDS, distinct_paths, reaching
+from blastradius.queries.common import PRINCIPAL_FILTERS, SECRET_KINDS, QueryResult, chain_text, coverage_notes, reach_row, step_dict
+from blastradius.queries.reachability import PRINCIPAL_KINDS, Reach, distinct_paths, reaching
 from blastradius.queries.refs import resolve
 
 COLUMNS = ["principal", "target", "capability", "hops", "conditions", "path"]
@@ -32,6 +32,11 @@ def who_can(
     allowed = frozenset().union(*(PRINCIPAL_FILTERS[kind] for kind in kinds)) if kinds else PRINCIPAL_KINDS
     config = config or Config()
 
+    # A glob that names Secrets and the sets holding them answers for the Secrets; a set stands in
+    # only where the snapshot holds no Secret objects (GitOps repositories rarely do).
+    if any(graph.kind(target) in SECRET_KINDS for target in targets):
+        targets = tuple(target for target in targets if graph.kind(target) != "secret_set")
+
     rows = []
     hidden = 0
     involved: list[str] = list(targets)
@@ -42,10 +47,16 @@ def who_can(
                 continue
             involved.extend(step.target for step in reach.steps)
             if not every_path:
-                rows.append(reach_row(graph, reach))
+                rows.append(_row(graph, reach))
                 continue
+            seen_chains: set[str] = set()
             for steps in distinct_paths(graph, reach.principal, target, capability):
-                row = reach_row(graph, reach)
+                chain = chain_text(graph, steps)
+                if chain in seen_chains:
+                    # Two paths through the same nodes differ only in evidence, such as another rule of one role.
+                    continue
+                seen_chains.add(chain)
+                row = _row(graph, reach)
                 conditions = sorted({condition for step in steps for condition in step.conditions})
                 row.update(hops=len(steps), path=chain_text(graph, steps), conditions=conditions,
                            conditional=bool(conditions), steps=[step_dict(graph, step) for step in steps])
@@ -55,5 +66,15 @@ def who_can(
     if hidden:
         message = f"{hidden} row(s) of trusted principals hidden; pass --all to show them"
     if not rows:
-        message = (message + "; " if message else "") + f"no principal can {'overwrite' if capability == 'overwrite' else 'obtain'} {reference}"
+        verb = "overwrite" if capability == "overwrite" else "obtain"
+        among = f" among principals of kind {', '.join(kinds)}" if kinds else ""
+        message = (message + "; " if message else "") + f"no principal{among} can {verb} {reference}"
     return QueryResult("who-can", reference, COLUMNS, rows, coverage_notes(graph, involved), message)
+
+
+def _row(graph: CapabilityGraph, reach: Reach) -> dict:
+    """Return a reach row, with capability `act-as` when the target is itself a principal."""
+    row = reach_row(graph, reach)
+    if graph.kind(reach.target) in PRINCIPAL_KINDS and reach.capability == "read":
+        row["capability"] = "act-as"
+    return row
