@@ -17,6 +17,8 @@ install: $(STAMP)
 EXAMPLE := snapshots/example
 DEMO_OUT := out/example
 EXAMPLE_ISSUER := https://oidc.eks.us-east-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE
+# The example's sync statuses were written as of this time; staleness is judged then, not today.
+EXAMPLE_NOW := 2026-12-01T12:00:00Z
 
 # The main job on the bundled example estate: collect, then the questions of a threat-model workshop.
 # The audit exits 1 on this deliberately weak estate; the demo reports that and carries on.
@@ -27,6 +29,7 @@ demo: $(STAMP)
 	$(BIN)/blastradius snapshot show snapshots/example.json.gz
 	$(BIN)/blastradius query who-can production/database/credentials --kind group -s snapshots/example.json.gz
 	$(BIN)/blastradius audit -s snapshots/example.json.gz --config $(EXAMPLE)/blastradius.toml --fail-on high \
+	    --now $(EXAMPLE_NOW) \
 	    > $(DEMO_OUT)/audit.txt || echo "audit: findings at or above high (exit 1), see $(DEMO_OUT)/audit.txt"
 	$(BIN)/blastradius simulate arn:aws:iam::111122223333:role/eso-global -s snapshots/example.json.gz \
 	    --runbook $(DEMO_OUT)/runbook-eso-global.md > $(DEMO_OUT)/simulate-eso-global.txt

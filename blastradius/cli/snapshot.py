@@ -65,9 +65,9 @@ def _print_summary(summary: dict) -> None:
 
     gaps = summary["coverage_gaps"]
     if not gaps:
-        console.print("coverage gaps: none")
+        console.print("coverage gaps at collection: none")
         return
-    table = Table(title=f"coverage gaps ({len(gaps)}): these parts are unknown, not empty", title_justify="left")
+    table = Table(title=f"coverage gaps at collection ({len(gaps)}): these parts are unknown, not empty", title_justify="left")
     for column in ("source", "resource", "scope", "reason", "detail"):
         table.add_column(column)
     for gap in gaps:

@@ -121,6 +121,9 @@ class _NodeBuilder:
             key = self.build(key_node)
             if isinstance(key, (dict, list)):
                 raise self._error("found an unhashable key (a mapping or list)", key_node)
+            if key in mapping:
+                # kubectl's strict decoding rejects this too; silently keeping the last value hides objects.
+                raise self._error(f"duplicate key {key!r} in one mapping (a missing '---' between documents?)", key_node)
             mapping[key] = self.build(value_node)
         if merged:
             explicit = dict(mapping)

@@ -234,7 +234,7 @@ def test_show_table_counts(runner: CliRunner, fixture_snapshot: Path) -> None:
     assert result.exit_code == 0
     assert f"cluster payments-prod ({FIXTURES})" in result.stdout
     assert rows == {**FIXTURE_KINDS, "ConfigMap (skipped)": 1, "Service (skipped)": 1}
-    assert "coverage gaps: none" in result.stdout
+    assert "coverage gaps at collection: none" in result.stdout
 
 
 def test_show_missing_file_exits_2(runner: CliRunner, tmp_path: Path) -> None:

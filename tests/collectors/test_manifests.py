@@ -217,6 +217,21 @@ def test_yaml_timestamps_stay_strings(tmp_path: Path) -> None:
     assert status == {"refreshTime": "2026-12-04T08:00:00Z", "binding": "ZGI="}
 
 
+def test_yaml_duplicate_key_rejected(tmp_path: Path) -> None:
+    manifest = tmp_path / "concatenated.yaml"
+    manifest.write_text(
+        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: a\n"
+        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: b\n"
+    )
+
+    with pytest.raises(ManifestError) as raised:
+        collect_manifests([str(manifest)], "test")
+
+    assert str(raised.value) == (
+        f"{manifest}:5: invalid YAML: duplicate key 'apiVersion' in one mapping (a missing '---' between documents?)"
+    )
+
+
 def test_yaml_anchors_and_merge_keys(tmp_path: Path) -> None:
     text = (
         "apiVersion: rbac.authorization.k8s.io/v1\n"
