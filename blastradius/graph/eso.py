@@ -360,12 +360,34 @@ class EsoGraph:
                 covered.setdefault(namespace, capability)
         return covered
 
+    def _writable_objects(self, capabilities: list[rbac.Capability], kind: str, resource: str) -> dict[str, rbac.Capability]:
+        """Map namespaces to a capability that lets the subject make ESO act: create, or change an existing object.
+
+        A rule that allows only update or patch works on objects that exist, so it counts only in
+        namespaces where an object of the kind exists (with a name the rule names, if it names any).
+        """
+        existing: dict[str, set[str]] = {}
+        for obj in self.index.eso.get(kind, []):
+            metadata = obj.get("metadata") or {}
+            existing.setdefault(metadata.get("namespace"), set()).add(metadata.get("name"))
+
+        covered: dict[str, rbac.Capability] = {}
+        for capability in capabilities:
+            creates = rbac.rule_allows(capability.grant.rule.rule, verb="create", api_group=eso.ESO_GROUP, resource=resource)
+            for namespace in self.index.namespaces if capability.scope is None else [capability.scope]:
+                names = existing.get(namespace, set())
+                if capability.resource_names is not None:
+                    names = names & capability.resource_names
+                if creates or names:
+                    covered.setdefault(namespace, capability)
+        return covered
+
     def _link_subject(self, subject: rbac.Subject, by_name: dict[str, list[rbac.Capability]]) -> None:
         source = self.k8s.subject_node(subject)
-        create = self._namespaces_of(by_name.get("create_externalsecrets", []))
+        create = self._writable_objects(by_name.get("create_externalsecrets", []), "ExternalSecret", "externalsecrets")
         read = self._namespaces_of(by_name.get("read_secrets", []) + by_name.get("create_workloads", []))
-        stores = self._namespaces_of(by_name.get("create_secretstores", []))
-        push = self._namespaces_of(by_name.get("create_pushsecrets", []))
+        stores = self._writable_objects(by_name.get("create_secretstores", []), "SecretStore", "secretstores")
+        push = self._writable_objects(by_name.get("create_pushsecrets", []), "PushSecret", "pushsecrets")
         name = self.graph.name(source)
 
         for namespace, capability in sorted(create.items()):

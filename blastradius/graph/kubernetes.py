@@ -271,7 +271,13 @@ class KubernetesGraph:
         if name == "overwrite_secrets" and names is None:
             return [(self.secret_set_node(namespace), "rbac_overwrite_secrets")]
         if name == "create_workloads":
-            return [(self.pod_set_node(namespace), "rbac_create_workloads")]
+            if _creates_workloads(capability.grant.rule.rule):
+                return [(self.pod_set_node(namespace), "rbac_create_workloads")]
+            # Update or patch alone rewrites workloads that exist, whose pod template may name any
+            # ServiceAccount of the namespace; without one in scope it reaches nothing.
+            with_workloads = sorted({obj["metadata"].get("namespace") for obj in self.index.workloads
+                                     if capability.scope in (None, obj["metadata"].get("namespace"))})
+            return [(self.pod_set_node(ns), "rbac_create_workloads") for ns in with_workloads]
         if name == "exec_pods":
             if names is None:
                 return [(self.exec_set_node(namespace), "rbac_exec_pods")]
@@ -296,3 +302,12 @@ class KubernetesGraph:
         if name == "escalate_roles":
             return [(self.namespace_admin_node(namespace), "rbac_escalate")]
         return []
+
+
+WORKLOAD_RESOURCES = (("", "pods"), ("", "replicationcontrollers"), ("apps", "deployments"), ("apps", "replicasets"),
+                      ("apps", "statefulsets"), ("apps", "daemonsets"), ("batch", "jobs"), ("batch", "cronjobs"))
+
+
+def _creates_workloads(rule: rbac.PolicyRule) -> bool:
+    """Whether a rule allows creating some kind of workload, not only changing existing ones."""
+    return any(rbac.rule_allows(rule, verb="create", api_group=group, resource=resource) for group, resource in WORKLOAD_RESOURCES)

@@ -13,6 +13,8 @@ COLUMNS = ["scope", "target", "target_kind", "capability", "hops", "conditions",
 def reach(graph: CapabilityGraph, reference: str, *, cluster: str | None = None, identities: bool = True) -> QueryResult:
     """Return the secrets (and, with `identities`, the principals it can act as) a principal reaches.
 
+    Where the snapshot holds no Secret objects of a namespace, the row names every Secret of it.
+
     Rows are sorted by scope (`<cluster>/<namespace>` or `aws:<account>`), then capability and name.
     """
     sources = resolve(graph, reference, cluster=cluster, single=True).nodes
@@ -21,7 +23,7 @@ def reach(graph: CapabilityGraph, reference: str, *, cluster: str | None = None,
     involved = list(sources)
     for source in sources:
         for found in reach_from(graph, source):
-            if graph.kind(found.target) not in wanted:
+            if graph.kind(found.target) not in wanted and not _empty_secret_set(graph, found.target):
                 continue
             row = reach_row(graph, found)
             if graph.kind(found.target) in PRINCIPAL_KINDS:
@@ -32,3 +34,16 @@ def reach(graph: CapabilityGraph, reference: str, *, cluster: str | None = None,
     rows.sort(key=lambda row: (row["scope"], row["capability"], row["target"]))
     message = None if rows else f"{reference} reaches no secret and no other identity"
     return QueryResult("reach", reference, COLUMNS, rows, coverage_notes(graph, involved), message)
+
+
+def _empty_secret_set(graph: CapabilityGraph, node: str) -> bool:
+    """Whether a node stands for the Secrets of a namespace whose Secret objects the snapshot lacks.
+
+    GitOps repositories rarely hold Secrets, so "every Secret of namespace X" is the answer there.
+    """
+    if graph.kind(node) != "secret_set":
+        return False
+    members = list(graph.g.successors(node))
+    if any(graph.kind(member) == "secret" for member in members):
+        return False
+    return all(_empty_secret_set(graph, member) for member in members if graph.kind(member) == "secret_set")
