@@ -10,7 +10,8 @@ from rich.console import Console
 from rich.table import Table
 
 from blastradius.cli.common import TableOrJson, fail
-from blastradius.snapshot import SnapshotError, load_snapshot
+from blastradius.snapshot import SnapshotError, load_snapshot, write_snapshot
+from blastradius.snapshot.merge import merge_snapshots
 from blastradius.snapshot.summary import summarize
 
 app = typer.Typer(help="Inspect snapshot files.", no_args_is_help=True)
@@ -34,6 +35,23 @@ def show(
         typer.echo(json.dumps(summary, indent=2, sort_keys=True))
         return
     _print_summary(summary)
+
+
+@app.command()
+def merge(
+    snapshot_files: list[Path] = typer.Argument(..., help="Snapshot files to merge (two or more)."),
+    output: Path = typer.Option(..., "-o", "--output", help="Snapshot file to write."),
+) -> None:
+    """Merge snapshots of different clusters and AWS accounts into one, to analyse them together.
+
+    Example: blastradius snapshot merge snapshots/prod.json.gz snapshots/staging.json.gz -o snapshots/all.json.gz
+    """
+    try:
+        merged = merge_snapshots([(str(path), load_snapshot(path)) for path in snapshot_files])
+    except SnapshotError as error:
+        fail(str(error))
+    written = write_snapshot(merged, output)
+    typer.echo(f"wrote {written}: {len(merged['clusters'])} cluster(s), {len(merged['aws_accounts'])} AWS account(s)", err=True)
 
 
 def _print_summary(summary: dict) -> None:
