@@ -232,11 +232,18 @@ def _investigate(simulation: Simulation) -> str:
     if response.investigated:
         lines = []
         for identity in response.investigated:
-            attribute = quote(f"AttributeKey=Username,AttributeValue={_resource_name(identity.arn or identity.name)}")
+            # CloudTrail records a role's session under its session name, not the role's; the
+            # AssumeRole* events name the role as a resource and give each session's access key.
+            is_role = ":role/" in (identity.arn or "")
+            key = "ResourceName" if is_role else "Username"
+            value = identity.arn if is_role else _resource_name(identity.arn or identity.name)
+            attribute = quote(f"AttributeKey={key},AttributeValue={value}")
             for region in regions:
                 where = f" --region {quote(region)}" if region else ""
                 lines.append(f"aws cloudtrail lookup-events{where} --lookup-attributes {attribute} --start-time \"$START\"")
-        parts += ["Every call each AWS identity made since START:", _code(lines)]
+        parts += ["Every call each IAM user made, and every session opened for each role (AssumeRole and "
+                  "AssumeRoleWithWebIdentity events; follow each session's access key id with "
+                  "AttributeKey=AccessKeyId), since START:", _code(lines)]
     if response.rotate_cloud:
         query = quote("Events[?EventName==`GetSecretValue`]")
         lines = [f"aws cloudtrail lookup-events{_region(secret)} --lookup-attributes "

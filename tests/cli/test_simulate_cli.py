@@ -108,7 +108,7 @@ def test_runbook_blocks_eso_global(eso_global_runbook: list[str]) -> None:
             """'{"Version": "2012-10-17", "Statement": [{"Sid": "BlastradiusIncidentDenyAll", "Effect": "Deny", """
             """"Action": "*", "Resource": "*"}]}'""") in eso_global_runbook
     assert ('aws cloudtrail lookup-events --region us-east-1 --lookup-attributes '
-            'AttributeKey=Username,AttributeValue=eso-global --start-time "$START"') in eso_global_runbook
+            'AttributeKey=ResourceName,AttributeValue=arn:aws:iam::111122223333:role/eso-global --start-time "$START"') in eso_global_runbook
 
 
 def test_runbook_rotates_eso_global_secrets(eso_global_runbook: list[str]) -> None:

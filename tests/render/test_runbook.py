@@ -73,7 +73,7 @@ def role_runbook(graph: CapabilityGraph) -> list[str]:
     pytest.param(f"aws iam put-role-policy --role-name {ROLE} --policy-name blastradius-incident-deny-all "
                  f"--policy-document {DENY_POLICY}", id="contain-role"),
     pytest.param(f'aws cloudtrail lookup-events --region us-east-1 --lookup-attributes '
-                 f'AttributeKey=Username,AttributeValue={ROLE} --start-time "$START"', id="investigate-role"),
+                 f'AttributeKey=ResourceName,AttributeValue={ROLE_ARN} --start-time "$START"', id="investigate-role"),
     pytest.param(f'aws cloudtrail lookup-events --region us-east-1 --lookup-attributes '
                  f'AttributeKey=ResourceName,AttributeValue={DB_ARN} --start-time "$START" '
                  "--query 'Events[?EventName==`GetSecretValue`]'", id="investigate-secret"),
