@@ -543,6 +543,9 @@ class EsoGraph:
             self.warn(f"{object_label(push)}: {error}")
             return
         for flow in flows:
+            if flow.store is not None and flow.store.key(flow.push_secret[0]) not in self.stores:
+                self.warn(f"{object_label(push)}: pushes to {flow.store.kind} {flow.store.name}, which is not in the snapshot")
+                continue
             if flow.source_secret is None or flow.store is None or not flow.remote_key or self.aws is None:
                 continue
             source = self.k8s.secret_node(*flow.source_secret)
