@@ -209,27 +209,29 @@ def distinct_paths(graph: CapabilityGraph, principal: str, target: str, capabili
     start = (principal, HOLDING)
     if start not in distances:
         return []
-    bound = distances[start] + extra_hops
     found: list[tuple[Step, ...]] = []
 
-    def walk(node: str, state: State, steps: list[Step], visited: set[str]) -> None:
+    def walk(node: str, state: State, steps: list[Step], visited: set[str], length: int) -> None:
         if len(found) >= limit:
             return
         if node == target and state == final:
-            found.append(tuple(steps))
+            if len(steps) == length:
+                found.append(tuple(steps))
             return
         for _, successor, data in graph.g.out_edges(node, data=True):
             after = _transition(state, EDGE_KIND_BY_NAME[data["kind"]])
             if after is None or successor in visited:
                 continue
             remaining = distances.get((successor, after))
-            if remaining is None or len(steps) + 1 + remaining > bound:
+            if remaining is None or len(steps) + 1 + remaining > length:
                 continue
             visited.add(successor)
             steps.append(_step(node, successor, data))
-            walk(successor, after, steps, visited)
+            walk(successor, after, steps, visited, length)
             steps.pop()
             visited.discard(successor)
 
-    walk(principal, HOLDING, [], {principal})
-    return sorted(found, key=len)
+    # One length at a time, so that the limit never drops a shorter path for a longer one found first.
+    for length in range(distances[start], distances[start] + extra_hops + 1):
+        walk(principal, HOLDING, [], {principal}, length)
+    return found
