@@ -142,6 +142,15 @@ def reach_from(graph: CapabilityGraph, source: str) -> list[Reach]:
     return sorted(results.values(), key=lambda reach: (reach.capability, reach.hops, reach.target))
 
 
+def reached_nodes(graph: CapabilityGraph, source: str) -> set[str]:
+    """Return every node a walk from `source` reaches, held, overwritten or only used through External Secrets.
+
+    Unlike `reach_from`, this keeps the identities that External Secrets only acts as for the
+    source, so a query can explain why a path stops at them.
+    """
+    return {node for node, _ in _forward(graph, source, unconditional_only=False)}
+
+
 def _reverse(graph: CapabilityGraph, target: str, final: State, unconditional_only: bool) -> dict[tuple[str, State], tuple]:
     children: dict[tuple[str, State], tuple] = {(target, final): ()}
     queue = deque([(target, final)])
@@ -231,7 +240,7 @@ def distinct_paths(graph: CapabilityGraph, principal: str, target: str, capabili
             steps.pop()
             visited.discard(successor)
 
-    # One length at a time, so that the limit never drops a shorter path for a longer one found first.
+    # Search one length at a time, so that the limit never drops a shorter path for a longer one found first.
     for length in range(distances[start], distances[start] + extra_hops + 1):
         walk(principal, HOLDING, [], {principal}, length)
     return found
