@@ -45,7 +45,7 @@ ROLE_NODE = f"aws:{ROLE_ARN}"
 DB_NODE = f"aws:{DB_ARN}"
 KEY_NODE = f"aws:{KEY_ARN}"
 
-# Namespace `empty` has no Secret objects, only a binding that lets alice read the ones it will hold.
+# Namespace `empty` has no Secret objects, only a binding that lets alice read any created there.
 ONE_CLUSTER_OBJECTS = [
     namespace("payments"), namespace("empty"),
     service_account("payments", "api"),
@@ -167,7 +167,7 @@ def test_resolve_glob_matching_nothing(graph: CapabilityGraph) -> None:
 
 
 def test_resolve_unbound_user_unknown(graph: CapabilityGraph) -> None:
-    """A user that no binding names has no node, so it is an unknown reference, not an empty answer."""
+    """A user that no binding names has no node, so it is an unknown reference, not an empty result."""
     with pytest.raises(ReferenceLookupError, match=r"^no node matches 'user:bob@example.com'"):
         resolve(graph, "user:bob@example.com")
 

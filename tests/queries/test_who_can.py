@@ -37,7 +37,7 @@ from tests.queries.example_snapshots import EXAMPLE, example_snapshot
 # Namespace `payments`: ServiceAccount `api` reads its Secrets through two rules of one Role, group
 # `dev-team` reads them, creates ExternalSecrets and impersonates `api`, and user `deployer` may
 # only update Secrets. ClusterSecretStore `aws-global` admits every namespace and reads `payments/*`.
-# Namespace `empty` holds no Secret objects, but group `auditors` may read the ones it will hold.
+# Namespace `empty` contains no Secret objects, but group `auditors` may read any created there.
 PAYMENTS = [
     namespace("payments"), namespace("empty"), namespace("external-secrets"),
     service_account("payments", "api"), service_account("external-secrets", "eso-global", role="eso-global"),
