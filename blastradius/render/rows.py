@@ -8,6 +8,7 @@ from typing import Any
 
 import pandas as pd
 from rich.console import Console
+from rich.segment import Segment
 from rich.table import Table
 from rich.text import Text
 
@@ -35,7 +36,8 @@ def _path_lines(row: dict[str, Any]) -> str:
 def render_table(result: QueryResult, console: Console) -> None:
     """Print the result's rows with its columns, then its message and coverage notes.
 
-    A who-can whose rows share one target names it in the title instead of a column.
+    A who-can whose rows share one target names it in the title instead of a column. Paths keep
+    one step per line when the table fits the console that way, and wrap when it does not.
     """
     if result.rows:
         columns = list(result.columns)
@@ -44,17 +46,31 @@ def render_table(result: QueryResult, console: Console) -> None:
         if result.query == "who-can" and "target" in columns and len(targets) == 1:
             columns.remove("target")
             title = f"{result.query} {targets.pop()}"
-        table = Table(title=title, title_justify="left", show_lines=True)
-        for column in columns:
-            table.add_column(column, overflow="fold", no_wrap=column in ("path", "hops"), min_width=min(len(column), 12))
-        for row in result.rows:
-            cells = (_path_lines(row) if column == "path" else _cell(row.get(column)) for column in columns)
-            table.add_row(*(Text(cell) for cell in cells))
+        table = _table(result, columns, title, wrap_paths=False)
+        if not _fits(console, table):
+            table = _table(result, columns, title, wrap_paths=True)
         console.print(table)
     if result.message:
         console.print(Text(result.message))
     for note in result.coverage_notes:
         console.print(Text("note: ", style="yellow") + Text(note))
+
+
+def _fits(console: Console, table: Table) -> bool:
+    """Return whether a table fits the console's width, measured before the console crops its lines."""
+    lines = Segment.split_lines(console.render(table, console.options))
+    return max((Segment.get_line_length(line) for line in lines), default=0) <= console.width
+
+
+def _table(result: QueryResult, columns: list[str], title: str, *, wrap_paths: bool) -> Table:
+    table = Table(title=title, title_justify="left", show_lines=True)
+    unwrapped = ("hops",) if wrap_paths else ("path", "hops")
+    for column in columns:
+        table.add_column(column, overflow="fold", no_wrap=column in unwrapped, min_width=min(len(column), 12))
+    for row in result.rows:
+        cells = (_path_lines(row) if column == "path" else _cell(row.get(column)) for column in columns)
+        table.add_row(*(Text(cell) for cell in cells))
+    return table
 
 
 def render_json(result: QueryResult) -> str:
