@@ -145,9 +145,12 @@ class EsoGraph:
             self.graph.add_edge(pull, using_node, "eso_store_admits",
                                 f"{ref} accepts ExternalSecrets from namespace {using_namespace}")
             for identity in identities:
+                # One edge serves every namespace the store admits unless its identity varies by namespace.
+                acts_as = {"store": ref, "service_account": identity.service_account}
+                if varies:
+                    acts_as["namespace"] = using_namespace
                 self.graph.add_edge(using_node, identity.node, "eso_acts_as", identity.reason, conditions=identity.conditions,
-                                    evidence={"store": ref, "namespace": using_namespace,
-                                              "service_account": identity.service_account})
+                                    evidence=acts_as)
                 self.graph.add_edge(self._eso_push_node(using_namespace), identity.node, "eso_pushes_as",
                                     f"PushSecrets in {using_namespace} write through {ref}: {identity.reason}",
                                     conditions=identity.conditions, evidence={"store": ref, "namespace": using_namespace})

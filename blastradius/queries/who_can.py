@@ -67,8 +67,8 @@ def who_can(
         message = f"{hidden} row(s) of trusted principals hidden; pass --all to show them"
     if not rows:
         verb = "overwrite" if capability == "overwrite" else "obtain"
-        among = f" among principals of kind {', '.join(kinds)}" if kinds else ""
-        message = (message + "; " if message else "") + f"no principal{among} can {verb} {reference}"
+        of_kind = f" of kind {', '.join(kinds)}" if kinds else ""
+        message = (message + "; " if message else "") + f"no principal{of_kind} can {verb} {reference}"
     return QueryResult("who-can", reference, COLUMNS, rows, coverage_notes(graph, involved), message)
 
 
