@@ -1,10 +1,10 @@
 """Kubernetes manifests for a synthetic estate, laid out the way a GitOps repository keeps them.
 
-`k8s/` holds cluster-wide files (namespaces, the Kubernetes default RBAC and the ESO chart output,
-copied verbatim from the example estate, shared RBAC, ClusterSecretStores) and one folder per
-namespace with its ServiceAccounts, RBAC, workloads, Secrets and External Secrets objects. Synced
-Secrets carry ESO's labels and owner references, and ExternalSecrets carry a `status`, as in a
-`kubectl get -o yaml` dump. Every Secret value contains the canary, base64-encoded.
+`k8s/` holds the cluster-wide files: namespaces, shared RBAC, ClusterSecretStores, and the
+Kubernetes default RBAC and ESO chart output, copied verbatim from the example estate. Each
+namespace has a folder with its ServiceAccounts, RBAC, workloads, Secrets and External Secrets
+objects. Synced Secrets carry ESO's labels and owner references, and ExternalSecrets carry a
+`status`, as in a `kubectl get -o yaml` dump. Every Secret value contains the canary, base64-encoded.
 """
 
 from __future__ import annotations

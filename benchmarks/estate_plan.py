@@ -36,6 +36,8 @@ TEAM_WORDS = (
 )
 APP_WORDS = ("api", "worker", "web", "consumer", "scheduler", "gateway", "cache", "indexer", "exporter", "sync", "admin", "proxy")
 SECRET_ITEMS = ("database", "api-key", "oauth-client", "tls", "config", "smtp", "redis", "signing-key", "webhook-token", "s3-access")
+# One SecretStore in twenty uses static keys and one the controller's identity; the rest use IRSA.
+STORE_AUTH_BY_SLOT = {7: "static", 13: "controller"}
 ARN_SUFFIX_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 
 # Objects that the verbatim Kubernetes default RBAC and ESO chart files contribute to the counts.
@@ -289,7 +291,7 @@ def _plan_stores(estate: Estate, rng: random.Random) -> None:
         namespace = placement[index % len(placement)]
         per_namespace[namespace.name] = per_namespace.get(namespace.name, 0) + 1
         name = "aws-secrets" if per_namespace[namespace.name] == 1 else f"aws-secrets-{per_namespace[namespace.name]}"
-        auth = "static" if index % 20 == 7 else "controller" if index % 20 == 13 else "jwt"
+        auth = STORE_AUTH_BY_SLOT.get(index % 20, "jwt")
         store = Store("SecretStore", name, namespace.name, auth)
         if auth == "jwt":
             namespace.labels[TENANT_LABEL] = "true"

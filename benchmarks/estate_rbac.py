@@ -1,10 +1,10 @@
 """Roles, ClusterRoles and their bindings for a synthetic estate.
 
 The Kubernetes default roles and the ESO chart's roles come from the verbatim template files
-(`TEMPLATE_ROLES`, `TEMPLATE_BINDINGS`). On top of them: shared ClusterRoles (some of them
-aggregated into `view` and `edit`, as operators ship them), a few team Roles per namespace, a
-handful of cluster-wide bindings, and per namespace the team's developer group (`edit` outside
-production, `view` in it), its leads (`admin` in production), and bindings of the team Roles.
+(`TEMPLATE_ROLES`, `TEMPLATE_BINDINGS`). This module adds shared ClusterRoles, some of them
+aggregated into `view` and `edit` as operators ship them, a few team Roles per namespace and a
+handful of cluster-wide bindings. Each namespace binds the team's developer group (`edit` outside
+production, `view` in it), its leads (`admin` in production) and the team Roles.
 """
 
 from __future__ import annotations
