@@ -38,7 +38,7 @@ from blastradius.semantics.iam_model import (
     arn_account,
     issuer_url,
 )
-from blastradius.semantics.iam_policy import RequestContext, Statement
+from blastradius.semantics.iam_policy import Condition, PolicyDocument, RequestContext, Statement
 
 __all__ = [
     "AccountAuthorizations",
@@ -123,6 +123,7 @@ class AccountAuthorizations:
     def __init__(self, aws_accounts: list[dict[str, Any]]) -> None:
         self._model = AccountModel(aws_accounts)
         self._evaluator = RequestEvaluator(self._model)
+        self._subject_indexes: dict[str, _SubjectIndex] = {}
         self.warnings: list[str] = self._model.warnings
 
     # Queries -----------------------------------------------------------------------------------
@@ -193,11 +194,32 @@ class AccountAuthorizations:
         url = issuer_url(issuer)
         results = []
         for provider in self._model.providers.get(url, []):
-            for role_arn in self._web_identity_candidates(provider):
+            for role_arn in sorted(self._subject_index(provider).candidates(subject)):
                 decision = self._web_identity_decision(role_arn, provider, subject, audience)
                 if decision.possible:
                     results.append((role_arn, decision))
         return sorted(results, key=lambda row: row[0])
+
+    def web_identity_decision(
+        self, role_arn: str, issuer: str, subject: str, audience: str = "sts.amazonaws.com"
+    ) -> Decision:
+        """Decide sts:AssumeRoleWithWebIdentity of one role for a token of `issuer` for `subject`.
+
+        Evaluates the role's trust against every provider registered for the issuer in the role's
+        account, without the candidate filter of `web_identity_roles`. Returns the first decision
+        that admits the token, else the first denial.
+        """
+        if role_arn not in self._model.trusts:
+            raise UnknownPrincipalError(f"role {role_arn} is not in the snapshot's AWS accounts")
+        providers = [
+            provider
+            for provider in self._model.providers.get(issuer_url(issuer), [])
+            if provider.account_id == arn_account(role_arn)
+        ]
+        if not providers:
+            return Decision("deny", reason=f"no OIDC provider for {issuer} is registered in the account of {role_arn}")
+        decisions = [self._web_identity_decision(role_arn, provider, subject, audience) for provider in providers]
+        return next((decision for decision in decisions if decision.possible), decisions[0])
 
     def web_identity_trusts(self, issuer: str) -> list[WebIdentityTrust]:
         """Return every trust statement that admits tokens of `issuer`, with how it tests `sub` and `aud`."""
@@ -274,6 +296,16 @@ class AccountAuthorizations:
         """Roles of the provider's own account whose trust names the provider, or everyone."""
         named = self._model.federated_trusts.get(provider.arn, set()) | self._model.federated_trusts.get("*", set())
         return sorted(role_arn for role_arn in named if arn_account(role_arn) == provider.account_id)
+
+    def _subject_index(self, provider: OidcProvider) -> _SubjectIndex:
+        """Return the provider's trusts indexed by their `sub` test, built on first use."""
+        index = self._subject_indexes.get(provider.arn)
+        if index is None:
+            index = _SubjectIndex(provider.url)
+            for role_arn in self._web_identity_candidates(provider):
+                index.add_role(role_arn, self._model.trusts[role_arn].document, provider.arn)
+            self._subject_indexes[provider.arn] = index
+        return index
 
     def _web_identity_decision(self, role_arn: str, provider: OidcProvider, subject: str, audience: str) -> Decision:
         """Decide sts:AssumeRoleWithWebIdentity of a role for one token; only the trust policy and RCPs apply."""
@@ -372,6 +404,59 @@ class AccountAuthorizations:
                     if decision.possible:
                         rows.append((f"iam:PassRole+{create_action}", role_arn, decision))
         return rows
+
+
+class _SubjectIndex:
+    """The roles whose trust could admit a token of one OIDC provider, looked up by the token's `sub`.
+
+    A statement can allow only if each of its conditions holds, so one `sub` test that rejects the
+    subject rules the statement out. A literal `StringEquals` test puts the role under each value,
+    and a `StringLike` test without policy variables is matched per subject. Any other statement
+    makes the role a candidate for every subject: one without such a test, with an `IfExists` or
+    set operator, or with a policy variable. So does an unparseable trust. Candidates still need
+    the full trust evaluation.
+    """
+
+    def __init__(self, provider_url: str) -> None:
+        self._subject_key = f"{provider_url}:sub".lower()
+        self._by_subject: dict[str, set[str]] = {}
+        self._by_pattern: list[tuple[str, Condition]] = []
+        self._every_subject: set[str] = set()
+
+    def add_role(self, role_arn: str, document: PolicyDocument | None, provider_arn: str) -> None:
+        """Index each Allow statement of the role's trust that names the provider."""
+        if document is None:
+            self._every_subject.add(role_arn)
+            return
+        for statement in document.statements:
+            if statement.is_deny or not statement.matches_action(ASSUME_ROLE_WITH_WEB_IDENTITY):
+                continue
+            if _names_provider(statement, provider_arn):
+                self._add_statement(role_arn, statement)
+
+    def candidates(self, subject: str) -> set[str]:
+        """Return the roles with a statement whose `sub` test does not reject `subject`."""
+        found = self._by_subject.get(subject, set()) | self._every_subject
+        if self._by_pattern:
+            context = RequestContext({self._subject_key: subject}, provider_keys_decided=True)
+            found |= {role_arn for role_arn, test in self._by_pattern if test.evaluate(context) is not False}
+        return found
+
+    def _add_statement(self, role_arn: str, statement: Statement) -> None:
+        subject_tests = [
+            test
+            for test in statement.conditions
+            if test.key.lower() == self._subject_key and not any("${" in value for value in test.values)
+        ]
+        literal = next((test for test in subject_tests if test.operator.lower() == "stringequals"), None)
+        pattern = next((test for test in subject_tests if test.operator.lower() == "stringlike"), None)
+        if literal is not None:
+            for value in literal.values:
+                self._by_subject.setdefault(value, set()).add(role_arn)
+        elif pattern is not None:
+            self._by_pattern.append((role_arn, pattern))
+        else:
+            self._every_subject.add(role_arn)
 
 
 def _names_provider(statement: Statement, provider_arn: str) -> bool:
