@@ -32,6 +32,8 @@ def diff(
     fail_on_growth: bool = typer.Option(False, "--fail-on-growth",
                                         help="Exit 1 when any principal can read or overwrite a secret it could not before."),
     config: Path | None = typer.Option(None, "--config", help="TOML configuration for the audit; its trusted principals are left out."),
+    findings: bool = typer.Option(True, "--findings/--no-findings",
+                                  help="Run the audit on both snapshots and compare findings (slow on large estates)."),
     limit: int = typer.Option(DEFAULT_ROW_LIMIT, "--limit", min=0,
                               help="Rows listed per reachability section (0 lists all); counts always cover all."),
 ) -> None:
@@ -49,7 +51,7 @@ def diff(
     before = _load_estate(old)
     after = _load_estate(new)
     try:
-        result = diff_query(before, after, config=settings, limit=limit or None)
+        result = diff_query(before, after, config=settings, limit=limit or None, findings=findings)
     except (DiffError, ConfigError) as error:
         fail(str(error))
 

@@ -103,12 +103,14 @@ class DiffResult:
         }
 
 
-def diff(old: Estate, new: Estate, *, config: Config | None = None, limit: int | None = DEFAULT_ROW_LIMIT) -> DiffResult:
+def diff(old: Estate, new: Estate, *, config: Config | None = None, limit: int | None = DEFAULT_ROW_LIMIT,
+         findings: bool = True) -> DiffResult:
     """Compare two estates and return what drifted from OLD to NEW.
 
     Raises DiffError when the snapshots' schema major versions differ, and ConfigError when the
     configuration overrides the severity of an unknown check. Principals that the configuration trusts are left out of the reachability sections, and a note counts them.
-    `limit` caps the rows listed in each reachability section (None lists all).
+    `limit` caps the rows listed in each reachability section (None lists all). With `findings`
+    false the audit is not run, which saves two audits on a large estate, and a note says so.
     """
     config = config or Config()
     notes = schema_notes(old, new)
@@ -117,7 +119,12 @@ def diff(old: Estate, new: Estate, *, config: Config | None = None, limit: int |
     gained, lost, hidden = triple_changes(old.graph, new.graph, config)
     if hidden:
         notes.append(f"{hidden} change(s) of reachability of trusted principals hidden (trusted_principals in {config.source})")
-    new_findings, resolved_findings = finding_changes(old, new, config)
+    new_findings: list[dict[str, Any]] = []
+    resolved_findings: list[dict[str, Any]] = []
+    if findings:
+        new_findings, resolved_findings = finding_changes(old, new, config)
+    else:
+        notes.append("audit findings not compared (--no-findings)")
 
     return DiffResult(
         old=old.describe(),

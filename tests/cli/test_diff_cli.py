@@ -118,6 +118,16 @@ def test_trusted_principal_config_hides_growth(snapshots: dict[str, Path], tmp_p
     assert json.loads(result.stdout)["new_reach"]["total"] == 0
 
 
+def test_no_findings_skips_audit(snapshots: dict[str, Path]) -> None:
+    result = _diff(snapshots["base"], snapshots["shrunk"], "--no-findings", "-o", "json")
+
+    report = json.loads(result.stdout)
+    assert report["new_findings"] == []
+    assert report["resolved_findings"] == []
+    assert report["notes"] == ["audit findings not compared (--no-findings)"]
+    assert report["lost_reach"]["total"] > 0
+
+
 # --- schema versions ------------------------------------------------------------------------------
 
 
