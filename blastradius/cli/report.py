@@ -18,10 +18,8 @@ from blastradius.queries.audit import run_audit
 from blastradius.queries.audit.result import finding_row
 from blastradius.queries.picture import build_picture, focus_subgraph
 from blastradius.queries.refs import ReferenceLookupError, resolve
-from blastradius.render.dot import GraphvizMissingError, render_dot, render_svg
 from blastradius.render.graph_json import render_graph_json
 from blastradius.render.graphml import render_graphml
-from blastradius.render.html import render_html
 from blastradius.snapshot import SnapshotError, load_snapshot
 from blastradius.snapshot.summary import summarize
 
@@ -46,6 +44,11 @@ def report(
 
     Example: blastradius report -s snapshots/example.json.gz --html report.html --svg graph.svg --focus group:dev-team
     """
+    # Imported here because jinja2 and graphviz serve only this command, and every command
+    # imports this module at start-up.
+    from blastradius.render.dot import render_dot
+    from blastradius.render.html import render_html
+
     if not any((html, dot, svg, graphml, json_file)):
         fail("name at least one output: --html, --dot, --svg, --graphml or --json")
     snapshot, graph = _load(snapshot_file)
@@ -89,6 +92,8 @@ def _audit_findings(snapshot: dict[str, Any], graph: CapabilityGraph, settings: 
 
 
 def _write_svg(svg: Path, dot_source: str) -> None:
+    from blastradius.render.dot import GraphvizMissingError, render_svg
+
     try:
         _write(svg, render_svg(dot_source))
     except GraphvizMissingError as error:

@@ -6,7 +6,6 @@ import io
 import json
 from typing import Any
 
-import pandas as pd
 from rich.console import Console
 from rich.segment import Segment
 from rich.table import Table
@@ -87,6 +86,8 @@ def flat_rows(result: QueryResult) -> list[dict[str, str]]:
 
 def render_csv(result: QueryResult) -> str:
     """Return the rows as CSV with the result's columns first, then every other scalar field."""
+    import pandas as pd  # imported here because it takes 0.3 s and only CSV output needs it
+
     rows = flat_rows(result)
     if not rows:
         return ",".join(result.columns) + "\n"
