@@ -20,7 +20,7 @@ from typing import Any
 from blastradius.graph import ids
 from blastradius.graph.aws import AwsGraph, decision_text
 from blastradius.graph.index import ClusterIndex, object_label
-from blastradius.graph.kubernetes import KubernetesGraph
+from blastradius.graph.kubernetes import KubernetesGraph, binding_refs
 from blastradius.graph.model import CapabilityGraph
 from blastradius.semantics import eso, rbac
 from blastradius.snapshot import coverage_gap
@@ -397,19 +397,20 @@ class EsoGraph:
             self.graph.add_edge(source, self.k8s.secret_set_node(namespace), "eso_overwrite",
                                 f"{name} can create ExternalSecrets in {namespace} ({_evidence(capability)}), and one with "
                                 f"creationPolicy Owner or Merge writes into any Secret there",
-                                evidence={"create": _evidence(capability)})
+                                evidence={"create": _evidence(capability), "bindings": binding_refs(capability)})
             if namespace not in read:
                 continue
             reason = (f"{name} can create ExternalSecrets in {namespace} ({_evidence(capability)}) and read the Secrets "
                       f"they write ({_evidence(read[namespace])})")
             self.graph.add_edge(source, self._eso_pull_node(namespace), "eso_pull", reason,
-                                evidence={"create": _evidence(capability), "read": _evidence(read[namespace])})
+                                evidence={"create": _evidence(capability), "read": _evidence(read[namespace]),
+                                          "bindings": binding_refs(capability) + binding_refs(read[namespace])})
             if namespace in stores:
                 self._link_custom_store(source, name, namespace, stores[namespace])
         for namespace, capability in sorted(push.items()):
             self.graph.add_edge(source, self._eso_push_node(namespace), "eso_push",
                                 f"{name} can create PushSecrets in {namespace} ({_evidence(capability)})",
-                                evidence={"create": _evidence(capability)})
+                                evidence={"create": _evidence(capability), "bindings": binding_refs(capability)})
 
     def _link_custom_store(self, source: str, name: str, namespace: str, capability: rbac.Capability) -> None:
         """A subject that can also create SecretStores makes ESO act as any ServiceAccount of the namespace."""
@@ -432,7 +433,7 @@ class EsoGraph:
                                     conditions=identity.conditions)
         self.graph.add_edge(source, node, "eso_custom_store",
                             f"{name} can also create SecretStores in {namespace} ({_evidence(capability)})",
-                            evidence={"create": _evidence(capability)})
+                            evidence={"create": _evidence(capability), "bindings": binding_refs(capability)})
 
     def _controller_identities(self) -> list[CloudIdentity]:
         if self.controller is None or self.aws is None:

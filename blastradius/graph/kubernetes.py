@@ -243,6 +243,7 @@ class KubernetesGraph:
         if capability.companion is not None:
             reason += f"; and {capability.companion.evidence}"
         evidence = {
+            "bindings": binding_refs(capability),
             "binding": f"{grant.binding_kind} {grant.binding_namespace + '/' if grant.binding_namespace else ''}{grant.binding_name}",
             "role": f"{grant.role_kind} {grant.role_name}",
             "rule_index": grant.rule.index,
@@ -311,3 +312,9 @@ WORKLOAD_RESOURCES = (("", "pods"), ("", "replicationcontrollers"), ("apps", "de
 def _creates_workloads(rule: rbac.PolicyRule) -> bool:
     """Whether a rule allows creating some kind of workload, not only changing existing ones."""
     return any(rbac.rule_allows(rule, verb="create", api_group=group, resource=resource) for group, resource in WORKLOAD_RESOURCES)
+
+
+def binding_refs(capability: rbac.Capability) -> list[dict[str, str | None]]:
+    """Return the bindings behind a capability as {kind, namespace, name}, so no one has to parse reasons."""
+    grants = [capability.grant] + ([capability.companion] if capability.companion is not None else [])
+    return [{"kind": grant.binding_kind, "namespace": grant.binding_namespace, "name": grant.binding_name} for grant in grants]

@@ -7,7 +7,6 @@ reached; the runbook renderer turns them into commands.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,7 +17,6 @@ IAM_KINDS = frozenset({"iam_role", "iam_user"})
 STORE_KINDS = frozenset({"secretstore", "clustersecretstore"})
 SUBJECT_KINDS = frozenset({"user", "group", "serviceaccount"})
 # Binding evidence on RBAC edges reads `RoleBinding <ns>/<name>` or `ClusterRoleBinding <name>`.
-_BINDING = re.compile(r"^(RoleBinding|ClusterRoleBinding) (\S+)")
 _ENV_VIAS = frozenset({"env", "envFrom"})
 
 
@@ -206,14 +204,8 @@ def _bindings(graph: CapabilityGraph, subjects: list[Identity]) -> list[Binding]
     found: set[Binding] = set()
     for subject in subjects:
         for _, _, data in graph.g.out_edges(subject.node, data=True):
-            evidence = data["evidence"]
-            for text in (evidence.get("binding"), evidence.get("create"), evidence.get("read")):
-                match = _BINDING.match(text) if isinstance(text, str) else None
-                if match is None:
-                    continue
-                kind, name = match.groups()
-                namespace, _, short = name.rpartition("/") if kind == "RoleBinding" else ("", "", name)
-                found.add(Binding(subject.cluster or "", kind, namespace or None, short, subject.name))
+            for binding in data["evidence"].get("bindings", []):
+                found.add(Binding(subject.cluster or "", binding["kind"], binding["namespace"], binding["name"], subject.name))
     return sorted(found, key=lambda binding: (binding.cluster, binding.kind, binding.namespace or "", binding.name, binding.subject))
 
 

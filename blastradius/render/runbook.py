@@ -8,6 +8,7 @@ expand stays one argument. The runbook names secrets and never contains a value.
 from __future__ import annotations
 
 import json
+import re
 import shlex
 from itertools import groupby
 from typing import Callable, Iterable, TypeVar
@@ -55,8 +56,13 @@ def render_runbook(simulation: Simulation) -> str:
 
 
 def _code(lines: Iterable[str]) -> str:
+    """Return a fenced sh block whose fence is longer than any run of backticks in the commands."""
     body = "\n".join(lines)
-    return f"```sh\n{body}\n```" if body else ""
+    if not body:
+        return ""
+    longest = max((len(run) for run in re.findall(r"`+", body)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}sh\n{body}\n{fence}"
 
 
 def _bullets(items: Iterable[str]) -> str:
@@ -207,8 +213,9 @@ def _revoke_kubernetes(simulation: Simulation) -> str:
 
 def _binding_command(binding: Binding) -> list[str]:
     if binding.kind == "RoleBinding":
-        return [f"kubectl delete rolebinding -n {quote(binding.namespace or '')} {quote(binding.name)}"]
-    return [f"kubectl delete clusterrolebinding {quote(binding.name)}"]
+        # RBAC object names may start with '-'; after `--` kubectl reads them as names, not options.
+        return [f"kubectl delete rolebinding -n {quote(binding.namespace or '')} -- {quote(binding.name)}"]
+    return [f"kubectl delete clusterrolebinding -- {quote(binding.name)}"]
 
 
 def _service_account_commands(account: ServiceAccountTokens) -> list[str]:

@@ -123,7 +123,7 @@ def test_runbook_user_contain_commands(graph: CapabilityGraph) -> None:
 def test_runbook_subject_revokes_binding(graph: CapabilityGraph) -> None:
     runbook = render_runbook(simulate(graph, "user:alice@example.com"))
 
-    assert "kubectl delete rolebinding -n app secret-reader" in commands(runbook)
+    assert "kubectl delete rolebinding -n app -- secret-reader" in commands(runbook)
     assert "kubectl auth can-i --list --as=alice@example.com" in commands(runbook)
     assert "`app/manual` (type Opaque): issue a new value" in runbook
 
@@ -148,3 +148,17 @@ def test_runbook_etcd_lists_windows(graph: CapabilityGraph) -> None:
 @pytest.mark.parametrize("reference", ["etcd", "eso-controller", ROLE_ARN, "user:alice@example.com"])
 def test_runbook_has_no_canary(graph: CapabilityGraph, reference: str) -> None:
     assert estate.CANARY not in render_runbook(simulate(graph, reference))
+
+
+def test_runbook_binding_name_kept_whole() -> None:
+    odd = "-edit for $(whoami) ```"
+    graph = estate.build([
+        estate.namespace("app"),
+        estate.secret("app", "manual"),
+        *estate.grant("app", estate.user_subject("bob"), estate.READ_SECRETS, name=odd),
+    ])
+
+    runbook = render_runbook(simulate(graph, "user:bob"))
+
+    assert f"kubectl delete rolebinding -n app -- {shlex.quote(odd)}" in runbook.splitlines()
+    assert "````sh" in runbook
