@@ -8,6 +8,7 @@ reads the object, and no literal value of a container's `env` is ever kept.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from blastradius.collectors.errors import CollectionError
 
@@ -320,11 +321,58 @@ def _all_containers(label: str, pod_spec: dict[str, Any]) -> list[dict[str, Any]
 
 
 def _eso_fields(label: str, kind: str, obj: dict[str, Any]) -> dict[str, Any]:
-    """Keep an External Secrets object's spec and status, without the fake provider's literal values."""
+    """Keep an External Secrets object's spec and status, without literal values that may be secrets.
+
+    Dropped: the fake provider's values, webhook headers and bodies (they carry tokens) and URL
+    queries and user info, template data and literals (they may embed values), and the messages of
+    status conditions (provider errors have quoted payloads).
+    """
     spec = _mapping(label, "spec", obj.get("spec"))
     if kind in ("SecretStore", "ClusterSecretStore"):
         spec = _without_fake_provider_values(label, spec)
-    return {"spec": spec, "status": _mapping(label, "status", obj.get("status"))}
+    return {"spec": scrub_literals(spec), "status": _without_condition_messages(_mapping(label, "status", obj.get("status")))}
+
+
+# Keys whose values are literal request content: kept as key names only.
+_LITERAL_MAPPINGS = frozenset({"headers"})
+_LITERAL_VALUES = frozenset({"body", "literal"})
+
+
+def scrub_literals(value: Any, parent: str = "") -> Any:
+    """Return a copy of an ESO spec without header values, bodies, template values and URL secrets."""
+    if isinstance(value, dict):
+        scrubbed: dict[str, Any] = {}
+        for key, item in value.items():
+            if key in _LITERAL_VALUES:
+                continue
+            if key in _LITERAL_MAPPINGS and isinstance(item, dict):
+                scrubbed[key] = {name: "" for name in item}
+            elif key == "data" and parent == "template" and isinstance(item, dict):
+                scrubbed[key] = {name: "" for name in item}
+            elif key == "url" and isinstance(item, str):
+                scrubbed[key] = _url_without_secrets(item)
+            else:
+                scrubbed[key] = scrub_literals(item, key)
+        return scrubbed
+    if isinstance(value, list):
+        return [scrub_literals(item, parent) for item in value]
+    return value
+
+
+def _url_without_secrets(url: str) -> str:
+    """Return a URL without its user info and query string, which may carry credentials."""
+    parts = urlsplit(url)
+    host = parts.netloc.rsplit("@", 1)[-1]
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
+def _without_condition_messages(status: dict[str, Any]) -> dict[str, Any]:
+    conditions = status.get("conditions")
+    if not isinstance(conditions, list):
+        return status
+    kept = [{key: item for key, item in condition.items() if key != "message"} if isinstance(condition, dict) else condition
+            for condition in conditions]
+    return {**status, "conditions": kept}
 
 
 def _without_fake_provider_values(label: str, spec: dict[str, Any]) -> dict[str, Any]:
@@ -358,7 +406,7 @@ def _generator_fields(label: str, kind: str, obj: dict[str, Any]) -> dict[str, A
             spec["resource"] = {**resource, "spec": _scrub_generator_spec(label, resource_kind, resource_spec)}
     else:
         spec = _scrub_generator_spec(label, kind, spec)
-    return {"spec": spec, "status": _mapping(label, "status", obj.get("status"))}
+    return {"spec": scrub_literals(spec), "status": _without_condition_messages(_mapping(label, "status", obj.get("status")))}
 
 
 def _scrub_generator_spec(label: str, kind: Any, spec: dict[str, Any]) -> dict[str, Any]:

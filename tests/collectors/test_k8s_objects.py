@@ -616,3 +616,35 @@ def test_secret_refs_sorted_and_unique(references: list[tuple[str, str]]) -> Non
     refs = normalize_object(_deployment(spec))["pod"]["secretRefs"]
 
     assert refs == [{"name": name, "via": via} for name, via in sorted(set(references))]
+
+
+CANARY_TEXT = "CANARY-do-not-store-7f3a9c"
+
+
+def test_eso_literals_dropped() -> None:
+    store = {
+        "apiVersion": "external-secrets.io/v1", "kind": "SecretStore",
+        "metadata": {"name": "hook", "namespace": "apps"},
+        "spec": {"provider": {"webhook": {
+            "url": f"https://user:{CANARY_TEXT}@hooks.example.com/get?token={CANARY_TEXT}",
+            "headers": {"Authorization": f"Bearer {CANARY_TEXT}"},
+            "body": CANARY_TEXT,
+        }}},
+    }
+    es = {
+        "apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret",
+        "metadata": {"name": "db", "namespace": "apps"},
+        "spec": {"target": {"template": {"data": {"dsn": f"postgres://app:{CANARY_TEXT}@db"},
+                                         "templateFrom": [{"literal": CANARY_TEXT}]}}},
+        "status": {"conditions": [{"type": "Ready", "status": "False", "reason": "SecretSyncedError",
+                                   "message": f"invalid payload {CANARY_TEXT}"}]},
+    }
+
+    normalized_store = normalize_object(store)
+    normalized_es = normalize_object(es)
+
+    assert CANARY_TEXT not in json.dumps([normalized_store, normalized_es])
+    assert normalized_store["spec"]["provider"]["webhook"] == {
+        "url": "https://hooks.example.com/get", "headers": {"Authorization": ""}}
+    assert normalized_es["spec"]["target"]["template"] == {"data": {"dsn": ""}, "templateFrom": [{}]}
+    assert normalized_es["status"]["conditions"] == [{"type": "Ready", "status": "False", "reason": "SecretSyncedError"}]

@@ -588,7 +588,7 @@ def test_sync_stale_names_rotation_since():
 def test_sync_failing_message():
     es = external_secret("team-a", "db", ("SecretStore", "aws"), key="team-a/db", ready="False", refreshed="2026-12-01T06:00:00Z")
     assert messages(_synced(es, ROTATING), "ESO-SYNC-FAILING") == [
-        "ExternalSecret team-a/db is not Ready (SecretSyncedError: could not get secret data); last successful sync "
+        "ExternalSecret team-a/db is not Ready (SecretSyncedError); last successful sync "
         "2026-12-01T06:00:00Z, 6 hours before 2026-12-01T12:00:00Z"]
 
 

@@ -36,7 +36,7 @@ def test_graphml_flattens_evidence_to_json(example_graph: CapabilityGraph) -> No
     edges = read.get_edge_data("k8s:example:group:dev-team", "k8s:example:eso-pull:dev-sandbox")
     (data,) = edges.values()
     assert data["label"] == "eso_pull"
-    assert set(json.loads(data["evidence"])) == {"create", "read"}
+    assert set(json.loads(data["evidence"])) == {"bindings", "create", "read"}
     assert data["conditions"] == "[]"
 
 
