@@ -15,6 +15,7 @@ from blastradius.graph import ids
 from blastradius.graph.model import CapabilityGraph
 from blastradius.semantics.iam import AccountAuthorizations, UnknownPrincipalError
 from blastradius.semantics.iam_decision import Decision
+from blastradius.snapshot import coverage_gap
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +61,22 @@ class AwsGraph:
         # What each principal may read, kept from the build: the evaluation costs one pass over every secret.
         self._readable: dict[str, list[tuple[str, Decision]]] = {}
         graph.warnings.extend(f"aws: {warning}" for warning in self.authorizations.warnings)
+        self._record_unreadable_policies()
+
+    def _record_unreadable_policies(self) -> None:
+        """Record each policy the evaluator could not use as a coverage gap of its account.
+
+        A policy that cannot be read grants nothing in the evaluation, so results that depend on it
+        are unknown rather than "no access"; queries show the gap beside their rows.
+        """
+        account_ids = [account["account_id"] for account in self.accounts]
+        for warning in self.authorizations.warnings:
+            named = [account_id for account_id in account_ids if f":{account_id}:" in warning]
+            for account_id in named or account_ids:
+                self.graph.coverage_gaps.append(coverage_gap(
+                    f"aws:{account_id}", "error", "IAM policy evaluation",
+                    f"{warning}; access that depends on it is unknown",
+                ))
 
     def principal_node(self, arn: str) -> str | None:
         node = ids.aws(arn)

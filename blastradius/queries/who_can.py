@@ -69,7 +69,10 @@ def who_can(
         verb = "overwrite" if capability == "overwrite" else "obtain"
         of_kind = f" of kind {', '.join(kinds)}" if kinds else ""
         message = (message + "; " if message else "") + f"no principal{of_kind} can {verb} {reference}"
-    return QueryResult("who-can", reference, COLUMNS, rows, coverage_notes(graph, involved), message)
+    notes = coverage_notes(graph, involved)
+    if not rows and notes:
+        message += "; parts of the estate were not readable, so this is unknown rather than no access (see the notes)"
+    return QueryResult("who-can", reference, COLUMNS, rows, notes, message)
 
 
 def _row(graph: CapabilityGraph, reach: Reach) -> dict:

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from blastradius.graph.builder import build_graph
 from blastradius.graph.model import CapabilityGraph
 from blastradius.queries.reachability import reach_from, reaching
+from blastradius.queries.who_can import who_can
 from tests.graph.estate import (
     READ_SECRETS,
     account,
@@ -228,3 +229,17 @@ def test_random_snapshots_build(snapshot_dict: dict[str, Any]) -> None:
     for target in secrets:
         for reach in reaching(graph, target, "overwrite"):
             assert reach.steps[-1].target == target
+
+
+def test_unreadable_policy_is_a_coverage_gap() -> None:
+    role = aws.role("probe", inline={"under-test": {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": "*",
+         "Condition": {"StringEqualsFooBar": {"aws:PrincipalTag/team": "a"}}}]}})
+    graph = build([], aws.account(roles=(role,), secrets=(aws.secret("prod/db"),)))
+
+    result = who_can(graph, "prod/db")
+
+    assert result.rows == []
+    assert result.message.endswith("so this is unknown rather than no access (see the notes)")
+    assert len(result.coverage_notes) == 1
+    assert "unknown condition operator 'StringEqualsFooBar'" in result.coverage_notes[0]
