@@ -15,11 +15,11 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from blastradius.graph import ids
 from blastradius.graph.aws import AwsGraph, decision_text
-from blastradius.graph.index import ClusterIndex, object_label
+from blastradius.graph.index import MALFORMED_OBJECT_ERRORS, ClusterIndex, malformed_object_warning, object_label
 from blastradius.graph.kubernetes import KubernetesGraph, binding_refs
 from blastradius.graph.model import CapabilityGraph
 from blastradius.semantics import eso, rbac
@@ -73,14 +73,21 @@ class EsoGraph:
         self._add_controller()
         for kind in (eso.SECRET_STORE, eso.CLUSTER_SECRET_STORE):
             for store in self.index.eso.get(kind, []):
-                self._add_store(store)
+                self._add_one(self._add_store, store)
         self._add_store_rights()
         for es in self.index.eso.get("ExternalSecret", []):
-            self._add_external_secret(es, owner=None)
+            self._add_one(self._add_external_secret, es, owner=None)
         self._add_cluster_external_secrets()
         for kind in ("PushSecret", "ClusterPushSecret"):
             for push in self.index.eso.get(kind, []):
-                self._add_push_secret(push)
+                self._add_one(self._add_push_secret, push)
+
+    def _add_one(self, add: Callable[..., None], obj: dict[str, Any], **options: Any) -> None:
+        """Add one object's nodes and edges, or warn and skip it when a field has the wrong type."""
+        try:
+            add(obj, **options)
+        except MALFORMED_OBJECT_ERRORS as error:
+            self.warn(malformed_object_warning(obj, error))
 
     def _add_controller(self) -> None:
         controllers = eso.find_controllers(self.index.objects)

@@ -6,6 +6,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+from blastradius.semantics import eso, rbac
+
 ESO_GROUP = "external-secrets.io"
 GENERATORS_GROUP = "generators.external-secrets.io"
 WORKLOAD_KINDS = frozenset(
@@ -16,6 +18,22 @@ LEGACY_TOKEN_TYPE = "kubernetes.io/service-account-token"
 
 def api_group(api_version: str) -> str:
     return api_version.rsplit("/", 1)[0] if "/" in api_version else ""
+
+
+# What a semantics function raises on one object whose fields have the wrong type or shape: its own
+# errors (all ValueError subclasses), or TypeError/AttributeError when it reaches a field of the wrong type.
+MALFORMED_OBJECT_ERRORS: tuple[type[Exception], ...] = (TypeError, AttributeError, ValueError)
+
+
+def malformed_object_warning(obj: dict[str, Any], error: Exception) -> str:
+    """Return the warning for an object skipped because a field has the wrong type, naming the object and the fault.
+
+    EsoError and RbacError messages already name the object and the field. For a TypeError or
+    AttributeError only the Python message is known, which names the type found but not the field.
+    """
+    if isinstance(error, (eso.EsoError, rbac.RbacError)):
+        return f"{error}; the object is skipped"
+    return f"{object_label(obj)}: invalid field type ({type(error).__name__}: {error}); the object is skipped"
 
 
 def object_label(obj: dict[str, Any]) -> str:

@@ -154,6 +154,13 @@ def _mapping(value: Any, obj: Mapping[str, Any], path: str) -> Mapping[str, Any]
     return value
 
 
+def _optional_string(value: Any, obj: Mapping[str, Any], path: str) -> str | None:
+    """Return `value` as a string (absent means None), or raise naming the field."""
+    if value is None or isinstance(value, str):
+        return value
+    raise EsoError(f"{describe_object(obj)}: {path} must be a string, got {type(value).__name__}")
+
+
 def _sequence(value: Any, obj: Mapping[str, Any], path: str) -> list[Any]:
     """Return `value` as a list (absent means empty), or raise naming the field."""
     if value is None:
@@ -310,7 +317,7 @@ def _condition_match(
     if namespace in [str(name) for name in condition.get("namespaces") or []]:
         return f"namespaces: {namespace}"
 
-    for pattern in condition.get("namespaceRegexes") or []:
+    for pattern in _sequence(condition.get("namespaceRegexes"), store, f"spec.conditions[{number - 1}].namespaceRegexes"):
         try:
             compiled = compile_go_regex(str(pattern))
         except GoRegexError as error:
@@ -1104,7 +1111,7 @@ def external_secret_refs(es: Mapping[str, Any]) -> list[RemoteRef]:
         refs.append(
             RemoteRef(
                 store=store,
-                key=remote.get("key"),
+                key=_optional_string(remote.get("key"), es, f"{path}.remoteRef.key"),
                 property=remote.get("property"),
                 version=remote.get("version"),
                 via="generator" if generator else "data",
@@ -1129,13 +1136,15 @@ def _data_from_ref(
         extract = _mapping(entry["extract"], es, f"{path}.extract")
         return RemoteRef(
             store=store,
-            key=extract.get("key"),
+            key=_optional_string(extract.get("key"), es, f"{path}.extract.key"),
             property=extract.get("property"),
             version=extract.get("version"),
             via="dataFrom.extract",
         )
     if entry.get("find"):
-        return RemoteRef(store=store, key=None, find=_mapping(entry["find"], es, f"{path}.find"), via="dataFrom.find")
+        find = _mapping(entry["find"], es, f"{path}.find")
+        _mapping(find.get("name"), es, f"{path}.find.name")
+        return RemoteRef(store=store, key=None, find=find, via="dataFrom.find")
     raise EsoError(f"{describe_object(es)}: {path} has none of extract, find or sourceRef.generatorRef")
 
 
@@ -1249,7 +1258,9 @@ def sync_status(es: Mapping[str, Any], collected_at: datetime) -> SyncStatus:
     target = external_secret_target(es)
     status = _mapping(es.get("status"), es, "status")
     ready_condition = next(
-        (condition for condition in status.get("conditions") or [] if (condition or {}).get("type") == "Ready"), None
+        (condition for condition in _sequence(status.get("conditions"), es, "status.conditions")
+         if isinstance(condition, Mapping) and condition.get("type") == "Ready"),
+        None,
     )
     ready = {"True": True, "False": False}.get(str((ready_condition or {}).get("status")))
     refresh_time = _parse_time(status.get("refreshTime"), es, "status.refreshTime")

@@ -168,15 +168,22 @@ def label_selector_matches(selector: Mapping[str, Any] | None, labels: Mapping[s
     `matchLabels` and every `matchExpressions` entry must all hold. As in Kubernetes, an empty
     selector `{}` matches every object and a missing selector (None) matches none. Raises
     LabelSelectorError for an operator other than In, NotIn, Exists and DoesNotExist, for In or
-    NotIn without values, and for Exists or DoesNotExist with values.
+    NotIn without values, for Exists or DoesNotExist with values, and for a selector, matchLabels or
+    matchExpressions of the wrong type.
     """
     if selector is None:
         return False
+    if not isinstance(selector, Mapping):
+        raise LabelSelectorError(f"expected a label selector mapping, got {selector!r}")
     labels = labels or {}
-    expressions = [_parse_expression(expression, index) for index, expression in
-                   enumerate(selector.get("matchExpressions") or [])]
+    raw_expressions = selector.get("matchExpressions") or []
+    if not isinstance(raw_expressions, list):
+        raise LabelSelectorError(f"matchExpressions: expected a list, got {raw_expressions!r}")
+    expressions = [_parse_expression(expression, index) for index, expression in enumerate(raw_expressions)]
 
     match_labels = selector.get("matchLabels") or {}
+    if not isinstance(match_labels, Mapping):
+        raise LabelSelectorError(f"matchLabels: expected a mapping of label keys to values, got {match_labels!r}")
     if any(key not in labels or labels[key] != value for key, value in match_labels.items()):
         return False
     return all(_expression_matches(key, operator, values, labels) for key, operator, values in expressions)
@@ -375,6 +382,11 @@ def _read_subjects(binding: Mapping[str, Any]) -> tuple[list[Subject], list[str]
         if not isinstance(entry, Mapping) or not entry.get("name"):
             faults.append(f"{path}: expected a subject with kind and name, got {entry!r}; it is ignored")
             continue
+        wrong_type = next((field for field in ("name", "namespace")
+                           if entry.get(field) is not None and not isinstance(entry[field], str)), None)
+        if wrong_type is not None:
+            faults.append(f"{path}.{wrong_type}: expected a string, got {entry[wrong_type]!r}; the subject is ignored")
+            continue
         kind, name = entry.get("kind"), entry["name"]
         if kind in ("User", "Group"):
             subjects.append(Subject(kind, name))
@@ -548,6 +560,9 @@ def _referenced_rules(
     where = describe_object(binding)
     if not isinstance(role_ref, Mapping) or not role_ref.get("name"):
         warnings.append(f"{where}: roleRef is missing or has no name; the binding grants nothing")
+        return None
+    if not isinstance(role_ref["name"], str):
+        warnings.append(f"{where}: roleRef.name: expected a string, got {role_ref['name']!r}; the binding grants nothing")
         return None
     ref_kind, ref_name, ref_group = role_ref.get("kind"), role_ref["name"], role_ref.get("apiGroup", RBAC_API_GROUP)
     if ref_group != RBAC_API_GROUP:

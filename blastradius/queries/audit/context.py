@@ -17,7 +17,7 @@ from typing import Any, Iterator
 
 from blastradius.config import Config
 from blastradius.graph import ids
-from blastradius.graph.index import ClusterIndex
+from blastradius.graph.index import MALFORMED_OBJECT_ERRORS, ClusterIndex, malformed_object_warning
 from blastradius.graph.model import CapabilityGraph
 from blastradius.semantics import eso, rbac
 from blastradius.semantics.iam import AccountAuthorizations, UnknownPrincipalError
@@ -172,6 +172,16 @@ class AuditContext:
             return ids.secretstore(index.name, namespace or "", name)
         return ids.clustersecretstore(index.name, name)
 
+    def skip_malformed(self, index: ClusterIndex, obj: dict[str, Any], error: Exception) -> None:
+        """Record that a check skipped an object whose fields have the wrong type, as a graph build warning.
+
+        The warning reaches the report through SNAPSHOT-BUILD-WARNING, which runs after the other checks.
+        """
+        warning = f"cluster {index.name}: {malformed_object_warning(obj, error)}"
+        log.warning("%s", warning)
+        if warning not in self.graph.warnings:
+            self.graph.warnings.append(warning)
+
     def admitted_namespaces(self, index: ClusterIndex, store: dict[str, Any]) -> list[str]:
         """Return the namespaces of the cluster whose ExternalSecrets may use a store (none for an invalid store)."""
         key = (index.name, eso.store_key(store))
@@ -185,8 +195,8 @@ class AuditContext:
             try:
                 if eso.store_admits_namespace(store, namespace, labels).admitted:
                     admitted.append(namespace)
-            except (eso.EsoError, ValueError) as error:
-                log.debug("%s: %s", eso.describe_object(store), error)
+            except MALFORMED_OBJECT_ERRORS as error:
+                self.skip_malformed(index, store, error)
                 return []
         return admitted
 
@@ -301,7 +311,10 @@ class AuditContext:
                 continue
             store = stores.get(ref.store.key(namespace))
             candidates = self._find_candidates(index, store)
-            copied.update(arn for arn in candidates if self._find_matches(ref.find, arn))
+            try:
+                copied.update(arn for arn in candidates if self._find_matches(ref.find, arn))
+            except MALFORMED_OBJECT_ERRORS as error:
+                self.skip_malformed(index, es, error)
         return sorted(copied)
 
     def _find_candidates(self, index: ClusterIndex, store: dict[str, Any] | None) -> list[str]:

@@ -6,7 +6,7 @@ import fnmatch
 from dataclasses import dataclass
 from typing import Any, Iterator
 
-from blastradius.graph.index import LEGACY_TOKEN_TYPE, ClusterIndex
+from blastradius.graph.index import LEGACY_TOKEN_TYPE, MALFORMED_OBJECT_ERRORS, ClusterIndex
 from blastradius.queries.audit.context import AuditContext, Hit, binding_ref, object_ref, plural, subject_reference
 from blastradius.semantics import eso, rbac
 
@@ -169,13 +169,11 @@ def _namespace_labels(index: ClusterIndex, namespace: str) -> dict[str, str]:
 
 
 def _selector_matches(selector: Any, labels: dict[str, str]) -> bool:
-    try:
-        return rbac.label_selector_matches(selector or {}, labels)
-    except rbac.LabelSelectorError:
-        return False
+    """Tell whether a namespace selector (missing: every namespace) matches. Raises LabelSelectorError when invalid."""
+    return rbac.label_selector_matches(selector or {}, labels)
 
 
-def _vap_guards(index: ClusterIndex, namespace: str) -> Iterator[SecretEditGuard]:
+def _vap_guards(ctx: AuditContext, index: ClusterIndex, namespace: str) -> Iterator[SecretEditGuard]:
     policies = {obj["metadata"]["name"]: obj for obj in index.by_kind.get("ValidatingAdmissionPolicy", []) if obj.get("metadata")}
     labels = _namespace_labels(index, namespace)
     for binding in index.by_kind.get("ValidatingAdmissionPolicyBinding", []):
@@ -183,14 +181,25 @@ def _vap_guards(index: ClusterIndex, namespace: str) -> Iterator[SecretEditGuard
         policy = policies.get(spec.get("policyName"))
         if policy is None:
             continue
-        constraints = (policy.get("spec") or {}).get("matchConstraints") or {}
-        if not _vap_rules_cover(constraints.get("resourceRules") or []):
+        try:
+            policy_covers = _vap_policy_covers(policy, labels)
+        except MALFORMED_OBJECT_ERRORS as error:
+            ctx.skip_malformed(index, policy, error)
             continue
-        if not _selector_matches(constraints.get("namespaceSelector"), labels):
+        try:
+            binding_covers = _selector_matches((spec.get("matchResources") or {}).get("namespaceSelector"), labels)
+        except MALFORMED_OBJECT_ERRORS as error:
+            ctx.skip_malformed(index, binding, error)
             continue
-        if not _selector_matches((spec.get("matchResources") or {}).get("namespaceSelector"), labels):
-            continue
-        yield SecretEditGuard(policy, "Deny" in (spec.get("validationActions") or []))
+        if policy_covers and binding_covers:
+            yield SecretEditGuard(policy, "Deny" in (spec.get("validationActions") or []))
+
+
+def _vap_policy_covers(policy: dict[str, Any], labels: dict[str, str]) -> bool:
+    """Tell whether a policy's matchConstraints select Secret CREATE and UPDATE in a namespace with these labels."""
+    constraints = (policy.get("spec") or {}).get("matchConstraints") or {}
+    return (_vap_rules_cover(constraints.get("resourceRules") or [])
+            and _selector_matches(constraints.get("namespaceSelector"), labels))
 
 
 def _vap_rules_cover(rules: list[Any]) -> bool:
@@ -204,7 +213,7 @@ def _vap_rules_cover(rules: list[Any]) -> bool:
     return "*" in operations or all(operation in operations for operation in EDIT_OPERATIONS)
 
 
-def _kyverno_guards(index: ClusterIndex, namespace: str) -> Iterator[SecretEditGuard]:
+def _kyverno_guards(ctx: AuditContext, index: ClusterIndex, namespace: str) -> Iterator[SecretEditGuard]:
     policies = [policy for policy in index.by_kind.get("ClusterPolicy", []) + index.by_kind.get("Policy", [])
                 if str(policy.get("apiVersion", "")).startswith("kyverno.io/")]
     labels = _namespace_labels(index, namespace)
@@ -215,7 +224,12 @@ def _kyverno_guards(index: ClusterIndex, namespace: str) -> Iterator[SecretEditG
         for rule in spec.get("rules") or []:
             if not isinstance(rule, dict) or "validate" not in rule:
                 continue
-            if not _kyverno_rule_covers(rule, namespace, labels):
+            try:
+                covers = _kyverno_rule_covers(rule, namespace, labels)
+            except MALFORMED_OBJECT_ERRORS as error:
+                ctx.skip_malformed(index, policy, error)
+                continue
+            if not covers:
                 continue
             action = (rule.get("validate") or {}).get("failureAction") or spec.get("validationFailureAction") or "Audit"
             yield SecretEditGuard(policy, str(action).lower() == "enforce")
@@ -259,15 +273,15 @@ def _kyverno_rule_covers(rule: dict[str, Any], namespace: str, labels: dict[str,
     return True
 
 
-def _edit_guards(index: ClusterIndex, namespace: str) -> list[SecretEditGuard]:
-    return [*_vap_guards(index, namespace), *_kyverno_guards(index, namespace)]
+def _edit_guards(ctx: AuditContext, index: ClusterIndex, namespace: str) -> list[SecretEditGuard]:
+    return [*_vap_guards(ctx, index, namespace), *_kyverno_guards(ctx, index, namespace)]
 
 
 def secret_edits_unblocked(ctx: AuditContext) -> Iterator[Hit]:
     """Find protected namespaces where no admission policy covers direct Secret CREATE and UPDATE."""
     for index in ctx.clusters:
         for namespace, why in ctx.protected_namespaces(index).items():
-            if _edit_guards(index, namespace):
+            if _edit_guards(ctx, index, namespace):
                 continue
             message = (f"namespace {namespace} ({why}) has no ValidatingAdmissionPolicy with a Deny binding and no Kyverno "
                        f"policy covering Secret CREATE and UPDATE, so anyone with RBAC write access can replace the "
@@ -279,7 +293,7 @@ def secret_edits_audit_only(ctx: AuditContext) -> Iterator[Hit]:
     """Find protected namespaces where Secret edits are only reported (Kyverno Audit mode, or a binding without Deny)."""
     for index in ctx.clusters:
         for namespace, why in ctx.protected_namespaces(index).items():
-            guards = _edit_guards(index, namespace)
+            guards = _edit_guards(ctx, index, namespace)
             if not guards or any(guard.enforced for guard in guards):
                 continue
             names = ", ".join(f"{guard.obj['kind']} {guard.obj['metadata']['name']}" for guard in guards)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Iterator
 
 from blastradius.graph import ids
-from blastradius.graph.index import ClusterIndex
+from blastradius.graph.index import MALFORMED_OBJECT_ERRORS, ClusterIndex
 from blastradius.queries.audit.context import (
     AuditContext,
     Hit,
@@ -97,8 +97,12 @@ def css_unanchored_regex(ctx: AuditContext) -> Iterator[Hit]:
     for index in ctx.clusters:
         for store in index.eso.get(eso.CLUSTER_SECRET_STORE, []):
             conditions = (store.get("spec") or {}).get("conditions") or []
-            patterns = [str(pattern) for condition in conditions if isinstance(condition, dict)
-                        for pattern in condition.get("namespaceRegexes") or []]
+            try:
+                patterns = [str(pattern) for condition in conditions if isinstance(condition, dict)
+                            for pattern in condition.get("namespaceRegexes") or []]
+            except MALFORMED_OBJECT_ERRORS as error:
+                ctx.skip_malformed(index, store, error)
+                continue
             loose = [pattern for pattern in patterns
                      if not pattern.startswith(_START_ANCHORS) or not pattern.endswith(_END_ANCHORS)]
             if not loose:
@@ -130,6 +134,8 @@ def css_referent_auth(ctx: AuditContext) -> Iterator[Hit]:
     for index in ctx.clusters:
         for store in index.eso.get(eso.CLUSTER_SECRET_STORE, []):
             provider = ((store.get("spec") or {}).get("provider")) or {}
+            if not isinstance(provider, dict):
+                continue  # the graph build has already warned that spec.provider is not a mapping
             references = [(f"spec.provider.{name}{path}", ref_name) for name, block in provider.items()
                           if isinstance(block, dict) for path, ref_name in _unqualified_refs(block.get("auth"), ".auth")]
             if not references:

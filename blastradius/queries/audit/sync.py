@@ -7,7 +7,7 @@ import re
 from datetime import datetime
 from typing import Any, Iterator
 
-from blastradius.graph.index import ClusterIndex
+from blastradius.graph.index import MALFORMED_OBJECT_ERRORS, ClusterIndex
 from blastradius.queries.audit.context import AuditContext, Hit, object_ref
 from blastradius.semantics import eso
 
@@ -151,9 +151,11 @@ def _statuses(ctx: AuditContext) -> Iterator[tuple[ClusterIndex, dict[str, Any],
             if not es.get("status"):
                 continue
             try:
-                yield index, es, eso.sync_status(es, ctx.now)
-            except (eso.EsoError, ValueError) as error:
-                log.warning("cannot judge the sync of %s: %s", eso.describe_object(es), error)
+                status = eso.sync_status(es, ctx.now)
+            except MALFORMED_OBJECT_ERRORS as error:
+                ctx.skip_malformed(index, es, error)
+                continue
+            yield index, es, status
 
 
 def sync_failing(ctx: AuditContext) -> Iterator[Hit]:
@@ -207,14 +209,23 @@ def _rotated_since(ctx: AuditContext, index: ClusterIndex, es: dict[str, Any], s
 # --- alerts --------------------------------------------------------------------------------------
 
 
+def _alert_expressions(ctx: AuditContext, index: ClusterIndex, rule_object: dict[str, Any]) -> list[str]:
+    """Return the expressions of a PrometheusRule's alerting rules (none when its groups are malformed)."""
+    try:
+        return [str(rule.get("expr", "")) for group in ((rule_object.get("spec") or {}).get("groups") or [])
+                for rule in (group or {}).get("rules") or [] if isinstance(rule, dict) and rule.get("alert")]
+    except MALFORMED_OBJECT_ERRORS as error:
+        ctx.skip_malformed(index, rule_object, error)
+        return []
+
+
 def sync_alerts_missing(ctx: AuditContext) -> Iterator[Hit]:
     """Find clusters with ExternalSecrets but no PrometheusRule alert on ESO's sync-error and Ready metrics."""
     for index in ctx.clusters:
         if not index.eso.get("ExternalSecret") and not index.eso.get("ClusterExternalSecret"):
             continue
         rules = index.by_kind.get("PrometheusRule", [])
-        expressions = [str(rule.get("expr", "")) for obj in rules for group in ((obj.get("spec") or {}).get("groups") or [])
-                       for rule in (group or {}).get("rules") or [] if isinstance(rule, dict) and rule.get("alert")]
+        expressions = [expression for obj in rules for expression in _alert_expressions(ctx, index, obj)]
         missing = [metric for metric in SYNC_ALERT_METRICS
                    if not any(re.search(rf"\b{metric}\b", expression) for expression in expressions)]
         if not missing:
