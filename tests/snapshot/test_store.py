@@ -216,3 +216,68 @@ def test_missing_snapshot_rejected(tmp_path: Path) -> None:
         load_snapshot(path)
 
     assert str(raised.value) == f"{path}: snapshot file not found"
+
+
+def _snapshot_with(**sections: object) -> bytes:
+    return json.dumps({"schema_version": SCHEMA_VERSION, **sections}).encode()
+
+
+OBJECT = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "app", "namespace": "prod"}}
+GAP = {"source": "aws:111122223333", "reason": "access_denied", "resource": "iam:GetAccountAuthorizationDetails"}
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (_snapshot_with(clusters=["prod"]), "clusters[0]: expected an object, got string"),
+        (_snapshot_with(clusters=[{"name": 7, "objects": []}]), "clusters[0].name: expected a string, got number"),
+        (_snapshot_with(clusters=[{"name": "prod", "objects": {}}]), "clusters[0].objects: expected a list, got object"),
+        (_snapshot_with(clusters=[{"name": "prod", "objects": [OBJECT, [OBJECT]]}]),
+         "clusters[0].objects[1]: expected an object, got list"),
+        (_snapshot_with(clusters=[{"name": "prod", "objects": [{**OBJECT, "kind": None}]}]),
+         "clusters[0].objects[0].kind: expected a string, got null"),
+        (_snapshot_with(clusters=[{"name": "prod", "objects": [{**OBJECT, "metadata": "app"}]}]),
+         "clusters[0].objects[0].metadata: expected an object, got string"),
+        (_snapshot_with(clusters=[{"name": "prod", "objects": [{**OBJECT, "metadata": {"name": ["app"]}}]}]),
+         "clusters[0].objects[0].metadata.name: expected a string, got list"),
+        (_snapshot_with(aws_accounts=[{"account_id": 111122223333}]),
+         "aws_accounts[0].account_id: expected a string, got number"),
+        (_snapshot_with(aws_accounts=[{"account_id": "111122223333", "roles": {"admin": {}}}]),
+         "aws_accounts[0].roles: expected a list, got object"),
+        (_snapshot_with(aws_accounts=[{"account_id": "111122223333", "secrets": ["prod/db"]}]),
+         "aws_accounts[0].secrets[0]: expected an object, got string"),
+        (_snapshot_with(coverage_gaps=[GAP, "forbidden"]), "coverage_gaps[1]: expected an object, got string"),
+        (_snapshot_with(coverage_gaps=[{**GAP, "resource": True}]),
+         "coverage_gaps[0].resource: expected a string, got boolean"),
+    ],
+    ids=["cluster-string", "cluster-name-number", "objects-object", "object-list", "kind-null", "metadata-string",
+         "name-list", "account-id-number", "roles-object", "secret-string", "gap-string", "gap-resource-bool"],
+)
+def test_wrong_shape_names_json_path(tmp_path: Path, content: bytes, message: str) -> None:
+    path = tmp_path / "s.json"
+    path.write_bytes(content)
+
+    with pytest.raises(SnapshotError) as raised:
+        load_snapshot(path)
+
+    assert str(raised.value) == f"{path}: malformed snapshot: {message}"
+
+
+def test_huge_schema_version_rejected(tmp_path: Path) -> None:
+    path = tmp_path / "s.json"
+    path.write_bytes(json.dumps({"schema_version": "9" * 5000}).encode())
+
+    with pytest.raises(SnapshotError) as raised:
+        load_snapshot(path)
+
+    assert str(raised.value) == f"{path}: invalid schema_version: 5000 characters long, expected a version such as {SCHEMA_VERSION}"
+
+
+def test_deeply_nested_json_rejected(tmp_path: Path) -> None:
+    path = tmp_path / "s.json"
+    path.write_bytes(b'{"schema_version": "1.0", "clusters": ' + b"[" * 100_000 + b"]" * 100_000 + b"}")
+
+    with pytest.raises(SnapshotError) as raised:
+        load_snapshot(path)
+
+    assert str(raised.value) == f"{path}: not a blastradius snapshot: JSON nested too deeply to parse"
