@@ -49,6 +49,9 @@ CLUSTER_SCOPED_KINDS = frozenset({
     ("kyverno.io", "ClusterPolicy"),
 })
 DEFAULT_NAMESPACE = "default"
+# YAML aliases share one value, but a snapshot writes each use out in full: nested aliases can turn
+# a few lines into billions of values. No real Kubernetes object comes near this many.
+MAX_EXPANDED_VALUES = 1_000_000
 
 
 class ManifestError(CollectionError):
@@ -410,13 +413,31 @@ def _yaml_documents(display_name: str, text: str) -> Iterator[_Document]:
             node = loader.get_node()
             number += 1
             content = _NodeBuilder(loader).build(node)
+            if _expanded_size(content, {}) > MAX_EXPANDED_VALUES:
+                raise ManifestError(f"{display_name}:{node.start_mark.line + 1}: document {number} expands its YAML aliases "
+                                    f"to more than {MAX_EXPANDED_VALUES:,} values; expand or remove the anchors")
             yield _Document(number, node.start_mark.line + 1, content, _yaml_item_lines(node))
     except yaml.MarkedYAMLError as error:
         raise ManifestError(_yaml_error_message(display_name, error)) from None
     except yaml.YAMLError as error:
         raise ManifestError(f"{display_name}: invalid YAML: {error}") from None
+    except RecursionError:
+        raise ManifestError(f"{display_name}: document {number} is nested too deeply to be a Kubernetes object") from None
     finally:
         loader.dispose()
+
+
+def _expanded_size(value: Any, sizes: dict[int, int]) -> int:
+    """Return how many values `value` holds once every shared (aliased) part is written out in full."""
+    if not isinstance(value, (dict, list)):
+        return 1
+    known = sizes.get(id(value))
+    if known is not None:
+        return known
+    children = value.values() if isinstance(value, dict) else value
+    size = 1 + sum(_expanded_size(child, sizes) for child in children)
+    sizes[id(value)] = size
+    return size
 
 
 def _yaml_error_message(display_name: str, error: yaml.MarkedYAMLError) -> str:

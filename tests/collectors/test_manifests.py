@@ -586,3 +586,28 @@ def test_json_parse_round_trips(spec: dict, indent: int | None) -> None:
     parsed = _section(["-"], stdin=io.StringIO(text))["objects"][0]["spec"]
 
     assert parsed == spec
+
+
+def test_yaml_alias_bomb_rejected(tmp_path: Path) -> None:
+    levels = ["a: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    levels += [f"a{index}: &a{index} [{', '.join([f'*a{index - 1}'] * 10)}]" for index in range(1, 8)]
+    manifest = tmp_path / "bomb.yaml"
+    manifest.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: bomb\ndata:\n"
+                        + "\n".join(f"  {line}" for line in levels) + "\n")
+
+    with pytest.raises(ManifestError) as raised:
+        collect_manifests([str(manifest)], "test")
+
+    assert str(raised.value) == (
+        f"{manifest}:1: document 1 expands its YAML aliases to more than 1,000,000 values; expand or remove the anchors"
+    )
+
+
+def test_yaml_deep_nesting_rejected(tmp_path: Path) -> None:
+    manifest = tmp_path / "deep.yaml"
+    manifest.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: deep\ndata:\n  a: " + "[" * 900 + "]" * 900 + "\n")
+
+    with pytest.raises(ManifestError) as raised:
+        collect_manifests([str(manifest)], "test")
+
+    assert str(raised.value) == f"{manifest}: document 1 is nested too deeply to be a Kubernetes object"
