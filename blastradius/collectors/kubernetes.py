@@ -388,6 +388,7 @@ def list_all_pages(api: ApiReader, target: ListTarget, *, accept: str = JSON_ACC
     """
     items: list[dict[str, Any]] = []
     token: str | None = None
+    seen_tokens: set[str] = set()
     restarted = False
     while True:
         query: list[tuple[str, Any]] = [("limit", PAGE_SIZE)]
@@ -408,6 +409,10 @@ def list_all_pages(api: ApiReader, target: ListTarget, *, accept: str = JSON_ACC
         token = (response.body.get("metadata") or {}).get("continue")
         if not token:
             return items
+        if token in seen_tokens:
+            # A server that hands out a token it already gave would page forever.
+            raise ListError(ApiResponse(200, {"message": f"the server repeated a continue token after {len(items)} objects"}))
+        seen_tokens.add(token)
 
 
 def list_secrets(api: ApiReader, target: ListTarget) -> list[dict[str, Any]]:
