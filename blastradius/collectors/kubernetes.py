@@ -401,6 +401,7 @@ def list_all_pages(api: ApiReader, target: ListTarget, *, accept: str = JSON_ACC
         if response.status == 410 and token and not restarted:
             log.warning("the continue token for %s expired after %d objects: listing again from the start", target.resource, len(items))
             items, token, restarted = [], None, True
+            seen_tokens.clear()
             continue
         if response.status != 200:
             raise ListError(response)
