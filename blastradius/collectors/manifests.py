@@ -295,7 +295,10 @@ def _manifest_files(paths: list[str]) -> list[tuple[str, Path | None]]:
             files.append((STDIN_NAME, None))
             continue
         for display_name, file_path in _expand_path(given):
-            resolved = file_path.resolve()
+            try:
+                resolved = file_path.resolve()
+            except RuntimeError:
+                raise ManifestError(f"{display_name}: symbolic link loop; remove the link or give the target file") from None
             if resolved in seen:
                 log.debug("skipping %s: already read through another path", display_name)
                 continue
@@ -402,6 +405,8 @@ def _documents(display_name: str, file_path: Path | None, text: str) -> Iterator
         except json.JSONDecodeError as error:
             if is_json_file:
                 raise ManifestError(f"{display_name}:{error.lineno}: invalid JSON: {error.msg}") from None
+        except RecursionError:
+            raise ManifestError(f"{display_name}: JSON nested too deeply to parse") from None
     return _yaml_documents(display_name, text)
 
 

@@ -611,3 +611,26 @@ def test_yaml_deep_nesting_rejected(tmp_path: Path) -> None:
         collect_manifests([str(manifest)], "test")
 
     assert str(raised.value) == f"{manifest}: document 1 is nested too deeply to be a Kubernetes object"
+
+
+@pytest.mark.parametrize("file_name", ["deep.json", "deep.yaml"], ids=["json-file", "json-content-in-yaml-file"])
+def test_json_deep_nesting_rejected(tmp_path: Path, file_name: str) -> None:
+    manifest = tmp_path / file_name
+    role = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": {"name": "deep", "namespace": "a"}}
+    manifest.write_text(json.dumps(role)[:-1] + ', "rules": ' + "[" * 1000 + "]" * 1000 + "}")
+
+    with pytest.raises(ManifestError) as raised:
+        collect_manifests([str(manifest)], "test")
+
+    assert str(raised.value) == f"{manifest}: JSON nested too deeply to parse"
+
+
+def test_symlink_loop_in_folder_rejected(tmp_path: Path) -> None:
+    (tmp_path / "namespace.yaml").write_text("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: a\n")
+    (tmp_path / "loop1.yaml").symlink_to("loop2.yaml")
+    (tmp_path / "loop2.yaml").symlink_to("loop1.yaml")
+
+    with pytest.raises(ManifestError) as raised:
+        collect_manifests([str(tmp_path)], "test")
+
+    assert str(raised.value) == f"{tmp_path / 'loop1.yaml'}: symbolic link loop; remove the link or give the target file"
