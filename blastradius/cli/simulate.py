@@ -30,6 +30,8 @@ def simulate(
 
     Example: blastradius simulate arn:aws:iam::111122223333:role/eso-global -s snapshots/example.json.gz --runbook incident.md
     """
+    if runbook is not None and runbook.is_dir():
+        fail(f"--runbook: {runbook} is a directory; give the path of a Markdown file")
     graph = load_graph(snapshot)
     try:
         simulation = simulate_query(graph, principal, cluster=cluster)
@@ -38,7 +40,10 @@ def simulate(
 
     _print(simulation, output)
     if runbook is not None:
-        _write_atomically(runbook, render_runbook(simulation))
+        try:
+            _write_atomically(runbook, render_runbook(simulation))
+        except OSError as error:
+            fail(f"--runbook: cannot write {runbook}: {error.strerror or error}")
         typer.echo(f"wrote runbook {runbook}", err=True)
 
 

@@ -160,3 +160,38 @@ def test_simulate_unknown_reference_exits_2(runner: CliRunner, snapshot: Path) -
 
     assert result.exit_code == 2
     assert "closest matches: clustersecretstore:aws-global" in result.stderr
+
+
+def test_runbook_directory_target_rejected(runner: CliRunner, snapshot: Path, tmp_path: Path) -> None:
+    result = runner.invoke(app, ["simulate", ESO_GLOBAL, "-s", str(snapshot), "--runbook", str(tmp_path)])
+
+    assert result.exit_code == 2
+    assert f"--runbook: {tmp_path} is a directory; give the path of a Markdown file" in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_runbook_under_file_rejected(runner: CliRunner, snapshot: Path, tmp_path: Path) -> None:
+    blocker = tmp_path / "notes.txt"
+    blocker.write_text("not a folder\n")
+    target = blocker / "rb.md"
+
+    result = runner.invoke(app, ["simulate", ESO_GLOBAL, "-s", str(snapshot), "--runbook", str(target)])
+
+    assert result.exit_code == 2
+    assert f"--runbook: cannot write {target}: " in result.stderr
+    assert [path.name for path in tmp_path.iterdir()] == ["notes.txt"]
+
+
+def test_runbook_disk_full_leaves_nothing(runner: CliRunner, snapshot: Path, tmp_path: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    def full_disk(descriptor: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("blastradius.cli.simulate.os.fsync", full_disk)
+    target = tmp_path / "rb.md"
+
+    result = runner.invoke(app, ["simulate", ESO_GLOBAL, "-s", str(snapshot), "--runbook", str(target)])
+
+    assert result.exit_code == 2
+    assert f"--runbook: cannot write {target}: No space left on device" in result.stderr
+    assert list(tmp_path.iterdir()) == []
