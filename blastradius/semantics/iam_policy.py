@@ -432,7 +432,10 @@ def _parse_conditions(value: Any, where: str) -> tuple[Condition, ...]:
         if not isinstance(tests, dict):
             raise PolicyError(f"{where}: condition {operator} must map keys to values")
         for key, values in tests.items():
-            conditions.append(Condition(operator=operator, key=key, values=_string_tuple(values, "Condition", where)))
+            parsed = _string_tuple(values, "Condition", where)
+            if not parsed:
+                raise PolicyError(f"{where}: condition {operator} {key} has no values")
+            conditions.append(Condition(operator=operator, key=key, values=parsed))
     return tuple(conditions)
 
 

@@ -312,3 +312,13 @@ def test_string_like_star_matches_anything(value):
     assert Condition("StringLike", "aws:PrincipalTag/team", ("*",)).evaluate(context) is True
     assert Condition("StringNotLike", "aws:PrincipalTag/team", ("*",)).evaluate(context) is False
     assert Condition("StringEquals", "aws:PrincipalTag/team", (value,)).evaluate(context) is True
+
+
+def test_condition_without_values_rejected() -> None:
+    document = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "*", "Resource": "*", "Condition": {"Null": {"aws:TokenIssueTime": []}}}]}
+
+    with pytest.raises(PolicyError) as raised:
+        PolicyDocument.parse(document, "inline:probe/empty")
+
+    assert "condition Null aws:TokenIssueTime has no values" in str(raised.value)
