@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-EXAMPLE_SNAPSHOT = Path(__file__).resolve().parents[2] / "snapshots" / "example.json.gz"
+EXAMPLE = Path(__file__).resolve().parents[2] / "snapshots" / "example"
 ONE_COMMAND_MODULES = ("pandas", "jinja2", "graphviz")
 
 # Runs a command in a fresh interpreter, because the test process has imported everything already.
@@ -29,15 +29,24 @@ def _modules_loaded_by(arguments: list[str]) -> dict[str, object]:
     return json.loads(completed.stdout.splitlines()[-1])
 
 
+@pytest.fixture(scope="module")
+def example_snapshot(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from blastradius.collectors.aws_files import collect_aws_files
+    from blastradius.collectors.manifests import collect_manifests
+    from blastradius.snapshot import assemble, write_snapshot
+
+    collection = collect_manifests([str(EXAMPLE / "k8s")], "example")
+    collection.extend(collect_aws_files([str(EXAMPLE / "aws.json")]))
+    return write_snapshot(assemble(collection), tmp_path_factory.mktemp("startup") / "example.json.gz")
+
+
 @pytest.mark.parametrize(
-    ("arguments", "expected"),
-    [
-        (["query", "who-can", "production/database/credentials", "-s", str(EXAMPLE_SNAPSHOT), "-o", "json"], []),
-        (["query", "who-can", "production/database/credentials", "-s", str(EXAMPLE_SNAPSHOT), "-o", "csv"], ["pandas"]),
-    ],
+    ("output", "expected"),
+    [("json", []), ("csv", ["pandas"])],
     ids=["who-can-json", "who-can-csv"],
 )
-def test_command_imports_only_its_modules(arguments, expected):
+def test_command_imports_only_its_modules(example_snapshot: Path, output: str, expected: list[str]) -> None:
+    arguments = ["query", "who-can", "production/database/credentials", "-s", str(example_snapshot), "-o", output]
     outcome = _modules_loaded_by(arguments)
 
     assert outcome["exit_code"] == 0
