@@ -1,8 +1,9 @@
 """The catalogue of edge kinds: one declaration per way a principal gains access, as data.
 
-An edge A → B means "whoever controls A can act as, or obtain, B". Each kind says what the edge
-gives (`grants`), how to explain it (`reason`, a template filled from the edge's evidence), and
-which system it comes from. Renderers and queries read this table; nothing else defines edge kinds.
+An edge A → B means "whoever controls A can act as, or obtain, B". Each kind declares what the
+edge gives (`grants`), the sentence shape that explains it (`reason`, a template over `{source}`,
+`{target}` and the evidence's `{detail}`, used when the builder passes no sentence of its own),
+and which system it comes from. Renderers and queries read this table; nothing else defines edge kinds.
 
 `grants` values:
 - `control`: whoever controls A controls B fully (acts as B, or holds B's value);
@@ -40,21 +41,21 @@ EDGE_KINDS: tuple[EdgeKind, ...] = (
     EdgeKind("contains", "graph", "control", "a set of objects contains one of them",
              "{target} is one of {source}", overwrite_continues=True),
     EdgeKind("rbac_read_secrets", "kubernetes", "read", "RBAC allows reading Secrets",
-             "{binding} grants {role} rule #{rule_index} ({rule}) {scope}"),
+             "{source} reaches {target}: {detail}"),
     EdgeKind("rbac_overwrite_secrets", "kubernetes", "overwrite", "RBAC allows creating or updating Secrets",
-             "{binding} grants {role} rule #{rule_index} ({rule}) {scope}"),
+             "{source} reaches {target}: {detail}"),
     EdgeKind("rbac_create_workloads", "kubernetes", "control", "RBAC allows creating pods or workloads",
-             "{binding} grants {role} rule #{rule_index} ({rule}) {scope}"),
+             "{source} reaches {target}: {detail}"),
     EdgeKind("rbac_exec_pods", "kubernetes", "control", "RBAC allows exec or attach into running pods",
-             "{binding} grants {role} rule #{rule_index} ({rule}) {scope}"),
+             "{source} reaches {target}: {detail}"),
     EdgeKind("rbac_proxy_nodes", "kubernetes", "control", "RBAC allows the kubelet API through nodes/proxy",
-             "{binding} grants {role} rule #{rule_index} ({rule}) cluster-wide"),
+             "{source} reaches {target} through the kubelet API: {detail}"),
     EdgeKind("rbac_create_token", "kubernetes", "control", "RBAC allows requesting tokens for a ServiceAccount",
-             "{binding} grants {role} rule #{rule_index} ({rule}) {scope}"),
+             "{source} reaches {target}: {detail}"),
     EdgeKind("rbac_impersonate", "kubernetes", "control", "RBAC allows impersonating a subject",
-             "{binding} grants {role} rule #{rule_index} ({rule}) {scope}"),
+             "{source} reaches {target}: {detail}"),
     EdgeKind("rbac_escalate", "kubernetes", "control", "RBAC allows binding or escalating roles, so any right in scope",
-             "{binding} grants {role}: {detail}"),
+             "{source} can grant itself {target}: {detail}"),
     EdgeKind("runs_as", "kubernetes", "control", "a pod runs with a ServiceAccount's token",
              "{source} runs as {target}"),
     EdgeKind("mounts", "kubernetes", "read", "a pod mounts or references a Secret",

@@ -138,7 +138,7 @@ class EsoGraph:
         self.store_nodes[key] = node
         if self.controller is not None:
             controller = self.k8s.serviceaccount_node(self.controller.namespace, self.controller.service_account)
-            self.graph.add_edge(controller, node, "eso_controller_uses", f"the ESO controller reconciles {ref}")
+            self.graph.add_edge(controller, node, "eso_controller_uses")
         if provider is None:
             return
 

@@ -51,17 +51,24 @@ class CapabilityGraph:
         source: str,
         target: str,
         kind: str,
-        reason: str,
+        reason: str | None = None,
         *,
         evidence: dict[str, Any] | None = None,
         conditions: tuple[str, ...] = (),
     ) -> None:
-        """Add one capability edge; an edge with the same kind and reason between the same nodes is kept once."""
+        """Add one capability edge; an edge with the same kind and reason between the same nodes is kept once.
+
+        Without a `reason`, the edge kind's reason template is filled with the two nodes' names and
+        the evidence's `detail`.
+        """
         if kind not in EDGE_KIND_BY_NAME:
             raise ValueError(f"unknown edge kind {kind!r} for {source} -> {target}")
         for node in (source, target):
             if node not in self.g:
                 raise ValueError(f"edge {kind} refers to a node that was not added: {node}")
+        if reason is None:
+            reason = EDGE_KIND_BY_NAME[kind].reason.format(
+                source=self.name(source), target=self.name(target), detail=(evidence or {}).get("detail", ""))
         key = f"{kind}|{reason}"
         if self.g.has_edge(source, target, key):
             return

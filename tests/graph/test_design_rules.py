@@ -375,3 +375,10 @@ def test_design_rule(rule_case: Case) -> None:
     graph = build(rule_case.objects, *rule_case.accounts)
 
     assert rule_case.ask(graph) == rule_case.expected
+
+
+def test_every_reason_template_formats() -> None:
+    from blastradius.graph.catalogue import EDGE_KINDS
+
+    for kind in EDGE_KINDS:
+        assert kind.reason.format(source="a", target="b", detail="c"), kind.name
