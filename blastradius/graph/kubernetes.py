@@ -236,6 +236,8 @@ class KubernetesGraph:
         return [ALL] if scope is None else [scope]
 
     def _add_capability(self, capability: rbac.Capability) -> None:
+        # NOTE: admission policies (ValidatingAdmissionPolicy, Kyverno) that would reject a request are
+        # not applied here: the audit reports them, but an edge they block is still drawn.
         source = self.subject_node(capability.subject)
         grant = capability.grant
         scope_text = f"in namespace {capability.scope}" if capability.scope else "cluster-wide"

@@ -751,7 +751,8 @@ CAPABILITIES: tuple[CapabilityDefinition, ...] = (
         + _requests(("create",), RBAC_API_GROUP, ("clusterrolebindings",), cluster_only=True),
         note=(
             "bind on a ClusterRole is checked in the namespace of the RoleBinding being created, so a RoleBinding can "
-            "give it. Using escalate also needs update on the role; the pair does not check that."
+            "give it. Using escalate also needs update on the role; the pair does not check that. NOTE: escalate "
+            "plus update on a role the subject is already bound to needs no new binding, and is not modelled."
         ),
     ),
     CapabilityDefinition(
