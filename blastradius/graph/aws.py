@@ -102,7 +102,7 @@ class AwsGraph:
                 ids.aws(arn), "cloud_secret", entry["name"], account=account_id, arn=arn,
                 refs=ids.secret_refs(arn, entry["name"]), region=entry.get("region"),
                 kms_key_id=entry.get("kms_key_id"), rotation_days=entry.get("rotation_days"),
-                rotation_enabled=entry.get("rotation_enabled"), secret_name=entry["name"],
+                rotation_enabled=entry.get("rotation_enabled"), secret_name=entry["name"], tags=entry.get("tags") or {},
             )
             self.secret_names.setdefault((account_id, entry["name"]), []).append(arn)
             self._secrets_by_name.setdefault(entry["name"], []).append((account_id, arn))

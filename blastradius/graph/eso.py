@@ -13,7 +13,6 @@ The chain a user draws, principal → store → cloud identity → secret → Ku
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -517,23 +516,10 @@ class EsoGraph:
                 self.warn(f"{label}: remote key {ref.key} matches no secret in the snapshot's AWS accounts")
             return found
         if ref.find is not None and identity.arn:
-            return [arn for arn, _ in self.aws.readable_secrets(identity.arn) if self._find_matches(ref.find, arn)]
+            secrets = self.graph.g.nodes
+            return [arn for arn, _ in self.aws.readable_secrets(identity.arn)
+                    if eso.find_matches(ref.find, secrets[ids.aws(arn)]["secret_name"], secrets[ids.aws(arn)].get("tags"))]
         return []
-
-    def _find_matches(self, find: Any, arn: str) -> bool:
-        data = self.graph.g.nodes[ids.aws(arn)]
-        name = data.get("secret_name", "")
-        pattern = ((find.get("name") or {}).get("regexp")) if isinstance(find, dict) else None
-        if pattern:
-            try:
-                if not eso.compile_go_regex(pattern).search(name):
-                    return False
-            except (eso.GoRegexError, re.error):
-                return False
-        path = find.get("path") if isinstance(find, dict) else None
-        if path and not name.startswith(path):
-            return False
-        return True
 
     def _link_copy(self, arn: str, secret_node: str, es_name: str, ref: eso.RemoteRef, record: dict[str, Any]) -> None:
         cloud_node = ids.aws(arn)

@@ -1091,6 +1091,29 @@ class RemoteRef:
     secret_key: str | None = None
 
 
+def find_matches(find: Any, name: str, tags: Mapping[str, str] | None) -> bool:
+    """Return whether a remote secret of this name and tags is one a `dataFrom.find` selects.
+
+    `name.regexp` is a Go regexp matched unanchored, `path` a name prefix, and every `tags` entry
+    must be equal; an invalid regexp selects nothing.
+    """
+    if not isinstance(find, Mapping):
+        return False
+    pattern = (find.get("name") or {}).get("regexp") if isinstance(find.get("name"), Mapping) else None
+    if pattern:
+        try:
+            if not compile_go_regex(pattern).search(name):
+                return False
+        except (GoRegexError, re.error):
+            return False
+    path = find.get("path")
+    if path and not name.startswith(path):
+        return False
+    required_tags = find.get("tags") or {}
+    secret_tags = tags or {}
+    return all(secret_tags.get(key) == value for key, value in required_tags.items())
+
+
 def external_secret_refs(es: Mapping[str, Any]) -> list[RemoteRef]:
     """List where an ExternalSecret reads from, entry by entry.
 

@@ -1329,3 +1329,16 @@ def test_real_examples_all_parse() -> None:
     kinds = sorted(document["kind"] for name in files for document in load_real_input(name))
 
     assert kinds == ["ClusterSecretStore", "ECRAuthorizationToken", "ExternalSecret", "PushSecret", "SecretStore"]
+
+
+@pytest.mark.parametrize(("find", "name", "tags", "expected"), [
+    ({"name": {"regexp": "^staging/"}}, "staging/app", {}, True),
+    ({"name": {"regexp": "^staging/"}}, "prod/app", {}, False),
+    ({"path": "team/"}, "team/db", {}, True),
+    ({"path": "team/"}, "other/db", {}, False),
+    ({"tags": {"env": "prod"}}, "db", {"env": "prod", "team": "a"}, True),
+    ({"tags": {"env": "prod"}}, "db", {"env": "dev"}, False),
+    ({"name": {"regexp": "("}}, "db", {}, False),
+], ids=["regexp-match", "regexp-miss", "path-match", "path-miss", "tags-match", "tags-miss", "invalid-regexp"])
+def test_find_matches(find: dict, name: str, tags: dict, expected: bool) -> None:
+    assert eso.find_matches(find, name, tags) is expected

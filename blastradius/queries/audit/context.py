@@ -9,7 +9,6 @@ every check.
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
@@ -325,20 +324,7 @@ class AuditContext:
 
     def _find_matches(self, find: Any, arn: str) -> bool:
         entry = self.secrets_by_arn.get(arn) or {}
-        name = entry.get("name", "")
-        pattern = ((find.get("name") or {}).get("regexp")) if isinstance(find, dict) else None
-        if pattern:
-            try:
-                if not eso.compile_go_regex(pattern).search(name):
-                    return False
-            except (eso.GoRegexError, re.error):
-                return False
-        path = find.get("path") if isinstance(find, dict) else None
-        if path and not name.startswith(path):
-            return False
-        tags = (find.get("tags") if isinstance(find, dict) else None) or {}
-        secret_tags = entry.get("tags") or {}
-        return all(secret_tags.get(key) == value for key, value in tags.items())
+        return eso.find_matches(find, entry.get("name", ""), entry.get("tags"))
 
     # --- RBAC -----------------------------------------------------------------------------------
 
