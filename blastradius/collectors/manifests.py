@@ -433,7 +433,7 @@ def _yaml_documents(display_name: str, text: str) -> Iterator[_Document]:
 
 
 def _expanded_size(value: Any, sizes: dict[int, int]) -> int:
-    """Return how many values `value` holds once every shared (aliased) part is written out in full."""
+    """Return how many values `value` contains once every shared (aliased) part is written out in full."""
     if not isinstance(value, (dict, list)):
         return 1
     known = sizes.get(id(value))

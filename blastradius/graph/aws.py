@@ -41,7 +41,7 @@ def _conditions(decision: Decision) -> tuple[str, ...]:
 
 
 def _short(arn: str) -> str:
-    """Return `role/name`, `user/name` or the secret name: the part of an ARN people say aloud."""
+    """Return `role/name`, `user/name` or the secret name: the short form tables print and references accept."""
     resource = arn.split(":", 5)[-1]
     if resource.startswith("secret:"):
         return resource[len("secret:"):]
@@ -67,7 +67,7 @@ class AwsGraph:
         """Record each policy the evaluator could not use as a coverage gap of its account.
 
         A policy that cannot be read grants nothing in the evaluation, so results that depend on it
-        are unknown rather than "no access"; queries show the gap beside their rows.
+        are unknown rather than "no access". Queries show the gap beside their rows.
         """
         account_ids = [account["account_id"] for account in self.accounts]
         for warning in self.authorizations.warnings:
@@ -133,9 +133,9 @@ class AwsGraph:
         self._add_escalations(principal, source, name)
 
     def _add_escalations(self, principal: str, source: str, name: str) -> None:
-        # NOTE: a change to its own policies is taken to reach every secret of the account, even where
-        # an SCP, a boundary or a resource-policy Deny that the change cannot lift would still block
-        # some reads; for principals with narrow IAM rights this over-reports.
+        # NOTE: a change to its own policies is taken to reach every secret of the account. An SCP, a
+        # boundary or a resource-policy Deny that the change cannot lift may still block some reads,
+        # so for principals with narrow IAM rights this over-reports.
         for action, target_arn, decision in self.authorizations.escalation_paths(principal):
             target = ids.aws(target_arn)
             if target not in self.graph.g or target == source:

@@ -21,7 +21,7 @@ def build_graph(snapshot: dict[str, Any]) -> CapabilityGraph:
     """Return the capability graph of a loaded snapshot.
 
     Objects that contradict each other (a binding to a missing role, a store naming a missing
-    ServiceAccount, an unparseable policy) become warnings on the graph; the rest is built.
+    ServiceAccount, an unparseable policy) become warnings on the graph, and the rest is built.
     """
     started = time.perf_counter()
     graph = CapabilityGraph(coverage_gaps=list(snapshot.get("coverage_gaps", [])), collected_at=snapshot.get("collected_at"))
@@ -73,7 +73,7 @@ def _add_irsa_edges(graph: CapabilityGraph, index: ClusterIndex, k8s: Kubernetes
     """Link every ServiceAccount to each role whose web-identity trust admits its token.
 
     The `eks.amazonaws.com/role-arn` annotation only tells the pod webhook which role to use:
-    whoever holds the ServiceAccount's token can assume any role whose trust admits it.
+    anyone with the ServiceAccount's token can assume any role whose trust admits it.
     """
     for namespace, name in sorted(index.service_accounts):
         subject = rbac.serviceaccount_username(namespace, name)

@@ -2,7 +2,7 @@
 
 The chain a user draws, principal → store → cloud identity → secret → Kubernetes copy, is built here:
 - a subject that can create ExternalSecrets in a namespace *and* read the Secret they write (read
-  Secrets there, or create pods there) reaches `eso-pull:<ns>`; both rights must belong to the same
+  Secrets there, or create pods there) reaches `eso-pull:<ns>`. Both rights must belong to the same
   subject, directly or through the groups Kubernetes puts it in;
 - `eso-pull:<ns>` reaches every store that admits the namespace;
 - a store reaches its cloud identity through a `use_read` edge: ESO reads secrets as that identity,
@@ -26,7 +26,7 @@ from blastradius.snapshot import coverage_gap
 
 log = logging.getLogger(__name__)
 
-# An annotation on a Kubernetes Secret that holds static AWS keys, naming the IAM user or role ARN
+# An annotation on a Kubernetes Secret that contains static AWS keys, naming the IAM user or role ARN
 # they belong to. Neither Kubernetes nor AWS records which user an access key in a Secret belongs to,
 # and blastradius never reads the key itself.
 STATIC_KEYS_OWNER_ANNOTATION = "blastradius.io/aws-principal"
@@ -104,7 +104,7 @@ class EsoGraph:
             node = self.k8s.serviceaccount_node(controller.namespace, controller.service_account)
             data = self.graph.g.nodes[node]
             data["eso_controller"] = True
-            data["refs"] = [*data.get("refs", []), eso_controller_ref()]
+            data["refs"] = [*data.get("refs", []), ESO_CONTROLLER_REF]
 
     # --- stores ---------------------------------------------------------------------------------
 
@@ -419,7 +419,7 @@ class EsoGraph:
                                 evidence={"create": _evidence(capability), "bindings": binding_refs(capability)})
 
     def _link_custom_store(self, source: str, name: str, namespace: str, capability: rbac.Capability) -> None:
-        """A subject that can also create SecretStores makes ESO act as any ServiceAccount of the namespace."""
+        """Link a subject that can also create SecretStores to every identity ESO could then act as in the namespace."""
         node = ids.eso_custom_store(self.cluster, namespace)
         if node not in self.graph.g:
             self.graph.add_node(node, "eso_custom_store", f"a new SecretStore in namespace {namespace}", cluster=self.cluster,
@@ -463,7 +463,7 @@ class EsoGraph:
                 continue
             existing = {(es["metadata"].get("namespace"), es["metadata"]["name"]) for es in self.index.eso.get("ExternalSecret", [])}
             for es in expanded:
-                # A live cluster (or a dump of one) already holds the ExternalSecrets the controller created.
+                # A live cluster (or a dump of one) already contains the ExternalSecrets the controller created.
                 if (es["metadata"]["namespace"], es["metadata"]["name"]) not in existing:
                     self._add_external_secret(es, owner=ces)
 
@@ -554,8 +554,7 @@ class EsoGraph:
                                     evidence={"push_secret": "/".join(flow.push_secret)})
 
 
-def eso_controller_ref() -> str:
-    return "eso-controller"
+ESO_CONTROLLER_REF = "eso-controller"
 
 
 def _evidence(capability: rbac.Capability) -> str:

@@ -25,7 +25,7 @@ class SubjectRights:
     by_subject: dict[rbac.Subject, list[rbac.Capability]] = field(default_factory=lambda: defaultdict(list))
 
     def of(self, subject: rbac.Subject) -> list[rbac.Capability]:
-        """Return the capabilities a subject holds itself or through the groups it is known to be in."""
+        """Return the capabilities a subject has itself or through the groups it is known to be in."""
         held = list(self.by_subject.get(subject, ()))
         for group in implicit_groups(subject):
             held.extend(self.by_subject.get(group, ()))
@@ -33,7 +33,7 @@ class SubjectRights:
 
 
 def implicit_groups(subject: rbac.Subject) -> tuple[rbac.Subject, ...]:
-    """Return the groups Kubernetes puts a subject in whatever the authenticator says.
+    """Return the groups Kubernetes puts a subject in, whatever the authenticator reports.
 
     A ServiceAccount is in `system:serviceaccounts`, `system:serviceaccounts:<ns>` and
     `system:authenticated`; a user is at least in `system:authenticated`. Other group memberships
@@ -232,9 +232,6 @@ class KubernetesGraph:
             self.graph.add_edge(secret, sa, "token_secret",
                                 f"secret:{namespace}/{name} holds a long-lived token of {self.graph.name(sa)}")
 
-    def _namespaces_in(self, scope: str | None) -> list[str]:
-        return [ALL] if scope is None else [scope]
-
     def _add_capability(self, capability: rbac.Capability) -> None:
         # NOTE: admission policies (ValidatingAdmissionPolicy, Kyverno) that would reject a request are
         # not applied here: the audit reports them, but an edge they block is still drawn.
@@ -298,7 +295,7 @@ class KubernetesGraph:
                     for ns, sa in self._named_in_scope(capability.scope, names, self.index.service_accounts)]
         if name in ("impersonate_users", "impersonate_groups"):
             if names is None:
-                # Any user or group includes system:masters, which holds every right.
+                # Any user or group includes system:masters, which has every right.
                 return [(self.namespace_admin_node(ALL), "rbac_impersonate")]
             subject_kind = "User" if name == "impersonate_users" else "Group"
             return [(self.subject_node(rbac.Subject(subject_kind, target, None)), "rbac_impersonate") for target in sorted(names)]
@@ -312,7 +309,7 @@ WORKLOAD_RESOURCES = (("", "pods"), ("", "replicationcontrollers"), ("apps", "de
 
 
 def _creates_workloads(rule: rbac.PolicyRule) -> bool:
-    """Whether a rule allows creating some kind of workload, not only changing existing ones."""
+    """Return whether a rule allows creating some kind of workload, not only changing existing ones."""
     return any(rbac.rule_allows(rule, verb="create", api_group=group, resource=resource) for group, resource in WORKLOAD_RESOURCES)
 
 

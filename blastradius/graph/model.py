@@ -19,7 +19,7 @@ class CapabilityGraph:
     Nodes carry `kind` (from `NODE_KINDS`), `name` (the short display name) and kind-specific
     attributes (`cluster`, `namespace`, `account`, `origin`). Edges carry `kind` (from the edge
     catalogue), `reason` (one readable sentence), `evidence` (the objects behind it) and
-    `conditions` (what must hold for the edge to exist; empty when unconditional).
+    `conditions` (what must be true for the edge to exist, empty when unconditional).
     `coverage_gaps` are the snapshot's gaps and the analysis's own, so queries can say "unknown"
     where collection failed. `external_secrets` holds one record per ExternalSecret (after
     ClusterExternalSecret fan-out): target, stores, refresh settings, status and the cloud secrets

@@ -13,17 +13,17 @@ COLUMNS = ["scope", "target", "target_kind", "capability", "hops", "conditions",
 def reach(graph: CapabilityGraph, reference: str, *, cluster: str | None = None, identities: bool = True) -> QueryResult:
     """Return the secrets (and, with `identities`, the principals it can act as) a principal reaches.
 
-    Where the snapshot holds no Secret objects of a namespace, the row names every Secret of it.
+    Where the snapshot contains no Secret objects of a namespace, the row names every Secret of it.
 
     Rows are sorted by scope (`<cluster>/<namespace>` or `aws:<account>`), then capability and name.
     """
     sources = resolve(graph, reference, cluster=cluster, single=True).nodes
-    wanted = SECRET_KINDS | (PRINCIPAL_KINDS if identities else frozenset())
+    reported_kinds = SECRET_KINDS | (PRINCIPAL_KINDS if identities else frozenset())
     rows = []
     involved = list(sources)
     for source in sources:
         for found in reach_from(graph, source):
-            if graph.kind(found.target) not in wanted and not _empty_secret_set(graph, found.target):
+            if graph.kind(found.target) not in reported_kinds and not _empty_secret_set(graph, found.target):
                 continue
             row = reach_row(graph, found)
             if graph.kind(found.target) in PRINCIPAL_KINDS:
@@ -37,9 +37,9 @@ def reach(graph: CapabilityGraph, reference: str, *, cluster: str | None = None,
 
 
 def _empty_secret_set(graph: CapabilityGraph, node: str) -> bool:
-    """Whether a node stands for the Secrets of a namespace whose Secret objects the snapshot lacks.
+    """Return whether a node is the set of Secrets of a namespace whose Secret objects the snapshot lacks.
 
-    GitOps repositories rarely hold Secrets, so "every Secret of namespace X" is the answer there.
+    GitOps repositories rarely contain Secrets, so "every Secret of namespace X" is the result there.
     """
     if graph.kind(node) != "secret_set":
         return False

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 
 from blastradius.graph.model import CapabilityGraph
 
-ESO_CONTROLLER_REF = "eso-controller"
 
 
 class ReferenceLookupError(LookupError):

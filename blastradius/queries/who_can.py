@@ -25,15 +25,15 @@ def who_can(
     """Return one row per (principal, target) for the targets `reference` names.
 
     With `every_path`, each distinct path (up to two hops longer than the shortest) gets a row of
-    its own. Principals the configuration trusts are left out unless `show_trusted`; the result's
-    message says how many were hidden.
+    its own. Principals the configuration trusts are left out unless `show_trusted`, and the result's
+    message counts the hidden rows.
     """
     targets = resolve(graph, reference, cluster=cluster).nodes
     allowed = frozenset().union(*(PRINCIPAL_FILTERS[kind] for kind in kinds)) if kinds else PRINCIPAL_KINDS
     config = config or Config()
 
-    # A glob that names Secrets and the sets holding them answers for the Secrets; a set stands in
-    # only where the snapshot holds no Secret objects (GitOps repositories rarely do).
+    # A glob that names both Secrets and the sets containing them is resolved to the Secrets. A set is
+    # used only where the snapshot contains no Secret objects, as in most GitOps repositories.
     if any(graph.kind(target) in SECRET_KINDS for target in targets):
         targets = tuple(target for target in targets if graph.kind(target) != "secret_set")
 

@@ -119,7 +119,7 @@ def _glob_regex(pattern: str, any_char: str) -> str:
     """Translate `*` and `?` into a regex body; `any_char` is the class one wildcard character spans.
 
     NOTE: Python's regex engine backtracks, so a pattern with many `*` against a long ARN that
-    does not match can take seconds; a linear glob matcher would remove that cost.
+    does not match can take seconds. A linear glob matcher would remove that cost.
     """
     parts = []
     for char in pattern:
