@@ -76,7 +76,7 @@ CRD_GROUPS = (ESO_GROUP, GENERATORS_GROUP, KYVERNO_GROUP, PROMETHEUS_GROUP)
 
 GAP_REASON_BY_STATUS = {403: "forbidden", 404: "crd_not_installed", 429: "throttled"}
 
-# What the analysis loses when a kind cannot be read, stated in each gap warning.
+# The consequence for the analysis when a kind cannot be read, stated in each gap warning.
 CONSEQUENCE_BY_KIND = {
     "Secret": "who-can results for Secrets will be incomplete",
     "ServiceAccount": "which cloud identities ServiceAccounts carry will be unknown",

@@ -1,4 +1,4 @@
-"""Which secrets every principal can read or overwrite, computed for all principals in one pass.
+"""The secrets every principal can read or overwrite, computed for all principals in one pass.
 
 `reach_from` walks the graph once per principal, which costs principals × graph on a large estate.
 Here the walk runs once over the implicit state graph, whose nodes are (graph node, walker state)
