@@ -4,8 +4,10 @@ The collector only lists. It discovers which API groups the server serves, lists
 across all namespaces in pages, and normalises each object with `k8s_objects.normalize_object`.
 What it cannot read becomes a coverage gap: a group that is not served (`crd_not_installed`), a
 list rejected with 403 (`forbidden`), 404 (`crd_not_installed`), 429 after retries (`throttled`)
-or another error (`error`). A server that cannot be reached or that rejects the credentials fails
-the whole collection with CollectionError, and nothing is written.
+or another error (`error`), including a list that timed out. A list that fails after its first
+page keeps none of the objects already listed, so a kind is either complete or absent with a gap.
+A server that cannot be reached or that rejects the credentials fails the whole collection with
+CollectionError, and nothing is written.
 
 Secrets are listed as metadata only (`PartialObjectMetadataList`), so their values never cross the
 wire. Metadata carries neither the Secret's type nor its key names, so a live snapshot records
@@ -20,7 +22,8 @@ import logging
 import sys
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Iterator
+from types import TracebackType
+from typing import Any, Iterator, Self
 
 import urllib3
 import yaml
@@ -57,13 +60,39 @@ ISSUER_DISCOVERY_PATH = "/.well-known/openid-configuration"
 # Seconds to connect and to read one response; a page of 500 objects is read well within this.
 REQUEST_TIMEOUT = (10.0, 120.0)
 
-# Retries for throttling (429, honouring Retry-After) and for transient server and connection
-# errors. After the last retry the final response is returned, so it becomes a coverage gap.
-RETRIES = Retry(
+
+class LoggedRetry(Retry):
+    """urllib3 retries that log each retry at INFO, naming the request path and what failed."""
+
+    def increment(
+        self,
+        method: str | None = None,
+        url: str | None = None,
+        response: urllib3.BaseHTTPResponse | None = None,
+        error: Exception | None = None,
+        _pool: urllib3.connectionpool.ConnectionPool | None = None,
+        _stacktrace: TracebackType | None = None,
+    ) -> Self:
+        retry = super().increment(method, url, response, error, _pool, _stacktrace)
+        cause = _transport_reason(error) if error is not None else f"HTTP {response.status if response else 'no response'}"
+        path = (url or "").partition("?")[0]
+        # `total` counts down as retries are used, so the budget is what was used plus what is left.
+        budget = len(self.history) + self.total if isinstance(self.total, int) else "unlimited"
+        log.info("GET %s failed (%s): retry %d of at most %s", path, cause, len(retry.history), budget)
+        return retry
+
+
+# Retries for throttling (429) and for transient server errors, read timeouts and broken
+# connections. Waits grow 0, 1, 2, 4, 8 s. A Retry-After header replaces the wait but is capped at
+# 30 s, so a server asking for an hour cannot stall the collection. After the last retry the final
+# error response is returned, or the timeout raised, and the list becomes a coverage gap.
+RETRIES = LoggedRetry(
     total=5,
     connect=2,
+    read=2,
     backoff_factor=0.5,
     backoff_max=10,
+    retry_after_max=30,
     status_forcelist=(429, 500, 502, 503, 504),
     allowed_methods=("GET",),
     raise_on_status=False,
@@ -131,12 +160,25 @@ class ApiResponse:
         return f"HTTP {self.status}: {text}"
 
 
-class ListError(Exception):
-    """A list call that the server rejected with an error status."""
+class ApiReadError(CollectionError):
+    """A GET that the API server received but did not respond to in time, or whose connection broke.
 
-    def __init__(self, response: ApiResponse) -> None:
-        super().__init__(response.message)
-        self.response = response
+    It is raised after the retries. During discovery it fails the collection like any
+    CollectionError, and during a list it becomes a coverage gap of that resource.
+    """
+
+    def __init__(self, server: str, path: str, detail: str) -> None:
+        super().__init__(f"GET {path} at {server}: {detail}")
+        self.detail = detail
+
+
+class ListError(Exception):
+    """A cluster-wide list that failed, with the coverage-gap reason and a detail that explains the failure."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
 
 
 def collect_cluster(
@@ -222,6 +264,9 @@ class ApiReader:
             raw_response = self._api_client.call_api(*request, _request_timeout=REQUEST_TIMEOUT)
             data = raw_response.read()
         except (urllib3.exceptions.HTTPError, client.ApiException) as error:
+            read_failure = _read_failure(error)
+            if read_failure is not None:
+                raise ApiReadError(self._server, path, read_failure) from error
             raise CollectionError(f"cannot reach the API server at {self._server} ({path}): {_transport_reason(error)}") from error
 
         response = ApiResponse(raw_response.status, _parse_body(data))
@@ -238,6 +283,20 @@ def _transport_reason(error: Exception) -> str:
     """Return the innermost cause of a urllib3 failure (connection refused, TLS, timeout)."""
     reason = getattr(error, "reason", None)
     return str(reason or error)
+
+
+def _read_failure(error: Exception) -> str | None:
+    """Return why a request that reached the server got no usable response, or None if it never reached it.
+
+    A read timeout or a connection that broke mid-response means the server is up but failed this
+    one request. A refused connection, a TLS failure or a connect timeout means it cannot be reached.
+    """
+    cause = error.reason if isinstance(error, urllib3.exceptions.MaxRetryError) else error
+    if isinstance(cause, urllib3.exceptions.ReadTimeoutError):
+        return f"timed out: no response within {REQUEST_TIMEOUT[1]:g} s"
+    if isinstance(cause, urllib3.exceptions.ProtocolError):
+        return f"the connection broke before the response was read: {cause}"
+    return None
 
 
 def _parse_body(data: bytes | None) -> dict[str, Any]:
@@ -325,16 +384,24 @@ def _targets_in_group(api: ApiReader, group: str, versions: list[str], source: s
     gaps: list[dict[str, Any]] = []
     for version in versions:
         path = group_version_path(group, version)
-        response = api.get(path)
+        try:
+            response = api.get(path)
+        except ApiReadError as error:
+            gaps.append(_discovery_gap(source, group, path, error.detail))
+            continue
         if response.status != 200:
-            log.warning("discovery of %s failed (%s): its kinds are not collected", path, response.message)
-            gaps.append(coverage_gap(source, "error", group or "core", f"discovery of {path} failed: {response.message}"))
+            gaps.append(_discovery_gap(source, group, path, response.message))
             continue
         for resource in response.body.get("resources") or []:
             target = ListTarget(group, version, resource.get("name", ""), resource.get("kind", ""))
             if _is_listable_kept(resource, target) and target.kind not in targets:
                 targets[target.kind] = target
     return list(targets.values()), gaps
+
+
+def _discovery_gap(source: str, group: str, path: str, failure: str) -> dict[str, Any]:
+    log.warning("discovery of %s failed (%s): its kinds are not collected", path, failure)
+    return coverage_gap(source, "error", group or "core", f"discovery of {path} failed: {failure}")
 
 
 def _is_listable_kept(resource: dict[str, Any], target: ListTarget) -> bool:
@@ -371,7 +438,7 @@ def list_targets(api: ApiReader, targets: list[ListTarget], source: str, *, prog
             try:
                 items = list_secrets(api, target) if target.kind == "Secret" and target.group == CORE_GROUP else list_all_pages(api, target)
             except ListError as failure:
-                gaps.append(_list_gap(source, target, failure.response))
+                gaps.append(_list_gap(source, target, failure))
                 continue
             kept, object_gaps = _normalise_items(items, target, source)
             objects.extend(kept)
@@ -384,27 +451,29 @@ def list_all_pages(api: ApiReader, target: ListTarget, *, accept: str = JSON_ACC
     """Return every item of a cluster-wide list, following `continue` tokens page by page.
 
     When a continue token expires (410 Gone) mid-list, the list restarts once from the first
-    page, so every object is still returned exactly once. Raises ListError on an error response.
+    page, so every object is still returned exactly once. Raises ListError when a page fails
+    after the retries, when a token expires a second time, or when the server repeats a token.
+    The items of the pages already read are then dropped, and the error detail states this.
     """
     items: list[dict[str, Any]] = []
     token: str | None = None
+    page = 1
     seen_tokens: set[str] = set()
     restarted = False
     while True:
-        query: list[tuple[str, Any]] = [("limit", PAGE_SIZE)]
-        if field_selector:
-            query.append(("fieldSelector", field_selector))
-        if token:
-            query.append(("continue", token))
-        response = api.get(target.list_path, query, accept)
+        response = _get_page(api, target, token, accept, field_selector, page, len(items))
 
-        if response.status == 410 and token and not restarted:
-            log.warning("the continue token for %s expired after %d objects: listing again from the start", target.resource, len(items))
-            items, token, restarted = [], None, True
+        if response.status == 410 and token:
+            if restarted:
+                detail = f"{response.message}; the continue token expired again after the list restarted"
+                raise ListError("error", _dropped_pages_detail(detail, page, len(items)))
+            log.warning("the continue token for %s expired on page %d after %d objects: listing again from the start", target.resource, page, len(items))
+            items, token, page, restarted = [], None, 1, True
             seen_tokens.clear()
             continue
         if response.status != 200:
-            raise ListError(response)
+            reason = GAP_REASON_BY_STATUS.get(response.status, "error")
+            raise ListError(reason, _dropped_pages_detail(_status_detail(target, response), page, len(items)))
 
         items.extend(response.body.get("items") or [])
         token = (response.body.get("metadata") or {}).get("continue")
@@ -412,8 +481,41 @@ def list_all_pages(api: ApiReader, target: ListTarget, *, accept: str = JSON_ACC
             return items
         if token in seen_tokens:
             # A server that hands out a token it already gave would page forever.
-            raise ListError(ApiResponse(200, {"message": f"the server repeated a continue token after {len(items)} objects"}))
+            raise ListError("error", _dropped_pages_detail("the API server repeated a continue token", page, len(items)))
         seen_tokens.add(token)
+        page += 1
+
+
+def _get_page(
+    api: ApiReader, target: ListTarget, token: str | None, accept: str, field_selector: str | None, page: int, listed: int
+) -> ApiResponse:
+    """Request one page of a list. A read timeout or a broken connection raises ListError."""
+    query: list[tuple[str, Any]] = [("limit", PAGE_SIZE)]
+    if field_selector:
+        query.append(("fieldSelector", field_selector))
+    if token:
+        query.append(("continue", token))
+    try:
+        return api.get(target.list_path, query, accept)
+    except ApiReadError as error:
+        raise ListError("error", _dropped_pages_detail(error.detail, page, listed)) from error
+
+
+def _status_detail(target: ListTarget, response: ApiResponse) -> str:
+    """Return the gap detail for an error status. For a 404 it adds that the resource disappeared after discovery."""
+    if response.status != 404:
+        return response.message
+    return (
+        f"{response.message}; discovery listed {target.resource} in {target.group_version}, so it was removed "
+        "during the collection (its CRD was deleted or that version is no longer served)"
+    )
+
+
+def _dropped_pages_detail(detail: str, page: int, listed: int) -> str:
+    """Add the failed page and the dropped objects to a gap detail when the failure came after page 1."""
+    if page == 1 and listed == 0:
+        return detail
+    return f"{detail}; failed on page {page} after {listed} objects, which are left out rather than stored as a partial list"
 
 
 def list_secrets(api: ApiReader, target: ListTarget) -> list[dict[str, Any]]:
@@ -468,11 +570,10 @@ def _typed_partial_secret(item: dict[str, Any], normalised: dict[str, Any]) -> d
     return normalised
 
 
-def _list_gap(source: str, target: ListTarget, response: ApiResponse) -> dict[str, Any]:
-    reason = GAP_REASON_BY_STATUS.get(response.status, "error")
+def _list_gap(source: str, target: ListTarget, failure: ListError) -> dict[str, Any]:
     consequence = CONSEQUENCE_BY_KIND.get(target.kind, DEFAULT_CONSEQUENCE)
-    log.warning("%s could not be listed cluster-wide (%s, %s): %s", target.resource, reason, response.message, consequence)
-    return coverage_gap(source, reason, target.resource, response.message)
+    log.warning("%s could not be listed cluster-wide (%s, %s): %s", target.resource, failure.reason, failure.detail, consequence)
+    return coverage_gap(source, failure.reason, target.resource, failure.detail)
 
 
 @contextmanager

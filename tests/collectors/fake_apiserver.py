@@ -6,6 +6,10 @@ kube-apiserver. It serves discovery (`/api`, `/api/v1`, `/apis`, `/apis/<group>/
 (`limit`, `continue`, `metadata.continue`, `remainingItemCount`). Error responses carry a `Status`
 body shaped like the real server's. Every request is recorded so tests can assert on what the
 client sent, for example that Secrets were only ever listed as metadata.
+
+Faults can be injected per resource (`forbid`, `fail`), per page of a list (`fail_page`,
+`stall_page`), per path (`stall`) and on continue tokens (`expire_continue`, `loop_continue`), to
+test how the collector retries and which coverage gaps it records.
 """
 
 from __future__ import annotations
@@ -155,6 +159,21 @@ def status_body(code: int, reason: str, message: str, details: dict[str, Any] | 
 
 
 @dataclass
+class PageFault:
+    """A fault on one page of a list: an error status, or a stall that ends with no response.
+
+    Pages count from 1 in the order the client follows continue tokens. The fault hits the first
+    `times` requests for that page, or every request when `times` is None.
+    """
+
+    page: int
+    status: int | None = None
+    retry_after: str | None = None
+    stall_seconds: float = 0.0
+    times: int | None = None
+
+
+@dataclass
 class RecordedRequest:
     """One request as the server received it; header names are lower case."""
 
@@ -176,9 +195,19 @@ class FakeApiServer:
     requests: list[RecordedRequest] = field(default_factory=list)
     _objects: dict[ServedResource, list[dict[str, Any]]] = field(default_factory=dict)
     _errors: dict[str, int] = field(default_factory=dict)
-    _continue_expired: bool = False
+    _page_faults: dict[str, list[PageFault]] = field(default_factory=dict)
+    _stalled_paths: dict[str, float] = field(default_factory=dict)
+    _looping_paths: set[str] = field(default_factory=set)
+    _expiries_left: int = 0
+    _expiries_left_by_path: dict[str, int] = field(default_factory=dict)
+    _faults_lock: threading.Lock = field(default_factory=threading.Lock)
+    _stopping: threading.Event = field(default_factory=threading.Event)
     _server: ThreadingHTTPServer | None = None
     _thread: threading.Thread | None = None
+
+    def __post_init__(self) -> None:
+        if self.expire_first_continue:
+            self._expiries_left = 1
 
     @property
     def url(self) -> str:
@@ -199,6 +228,30 @@ class FakeApiServer:
     def fail(self, plural: str, status: int, group: str = "") -> None:
         """Return `status` (404, 429, 500, 503, ...) for every list of this resource."""
         self._errors[self._path_for(plural, group)] = status
+
+    def fail_page(
+        self, plural: str, status: int, *, page: int, group: str = "", times: int | None = None, retry_after: str | None = None
+    ) -> None:
+        """Return `status` for one page of this resource's list; `retry_after` replaces the 429 default of "1"."""
+        fault = PageFault(page=page, status=status, retry_after=retry_after, times=times)
+        self._page_faults.setdefault(self._path_for(plural, group), []).append(fault)
+
+    def stall_page(self, plural: str, *, page: int, seconds: float, group: str = "", times: int | None = None) -> None:
+        """Hold requests for one page of this resource's list for `seconds`, then close the connection unanswered."""
+        fault = PageFault(page=page, stall_seconds=seconds, times=times)
+        self._page_faults.setdefault(self._path_for(plural, group), []).append(fault)
+
+    def stall(self, path: str, seconds: float) -> None:
+        """Hold every request to `path` (discovery or list) for `seconds`, then close the connection unanswered."""
+        self._stalled_paths[path] = seconds
+
+    def loop_continue(self, plural: str, group: str = "") -> None:
+        """Hand out the continue token of page 2 on every page of this resource, as a server with a paging bug would."""
+        self._looping_paths.add(self._path_for(plural, group))
+
+    def expire_continue(self, plural: str, times: int, group: str = "") -> None:
+        """Respond with 410 Expired to the next `times` requests for this resource that carry a continue token."""
+        self._expiries_left_by_path[self._path_for(plural, group)] = times
 
     def requests_to(self, path: str) -> list[RecordedRequest]:
         return [request for request in self.requests if request.path == path]
@@ -226,6 +279,7 @@ class FakeApiServer:
 
     def __exit__(self, *exc_info: object) -> None:
         assert self._server is not None and self._thread is not None
+        self._stopping.set()
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)
@@ -243,11 +297,14 @@ class FakeApiServer:
         prefix = "/api/v1" if not group else f"/apis/{group}/v1"
         return f"{prefix}/{plural}"
 
-    def respond(self, request: RecordedRequest) -> tuple[int, dict[str, Any], dict[str, str]]:
-        """Return (status, JSON body, extra headers) for one request."""
+    def respond(self, request: RecordedRequest) -> tuple[int, dict[str, Any], dict[str, str]] | None:
+        """Return (status, JSON body, extra headers) for one request, or None to close the connection unanswered."""
         self.requests.append(request)
         if request.headers.get("authorization") != f"Bearer {self.token}":
             return 401, status_body(401, "Unauthorized", "Unauthorized"), {}
+        if request.path in self._stalled_paths:
+            self._stopping.wait(self._stalled_paths[request.path])
+            return None
 
         if request.path == "/version":
             return 200, {"major": "1", "minor": "33", "gitVersion": "v1.33.1", "platform": "linux/amd64"}, {}
@@ -319,7 +376,7 @@ class FakeApiServer:
             ],
         }
 
-    def _list(self, resource: ServedResource, request: RecordedRequest) -> tuple[int, dict[str, Any], dict[str, str]]:
+    def _list(self, resource: ServedResource, request: RecordedRequest) -> tuple[int, dict[str, Any], dict[str, str]] | None:
         status = self._errors.get(resource.list_path)
         if status is not None:
             return self._error_for(status, resource)
@@ -332,24 +389,59 @@ class FakeApiServer:
         start = 0
         token = request.query.get("continue")
         if token:
-            if self.expire_first_continue and not self._continue_expired:
-                self._continue_expired = True
+            if self._take_expiry(resource):
                 message = "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter."
                 return 410, status_body(410, "Expired", message), {}
             start = json.loads(base64.urlsafe_b64decode(token))["start"]
 
         limit = int(request.query.get("limit") or 0)
+        fault = self._take_page_fault(resource, start // limit + 1 if limit else 1)
+        if fault is not None:
+            return self._apply(fault, resource)
+
         end = start + limit if limit else len(items)
         page = items[start:end]
         metadata: dict[str, Any] = {"resourceVersion": "421337"}
         if end < len(items):
-            metadata["continue"] = base64.urlsafe_b64encode(json.dumps({"start": end}).encode()).decode()
+            next_start = limit if resource.list_path in self._looping_paths else end
+            metadata["continue"] = base64.urlsafe_b64encode(json.dumps({"start": next_start}).encode()).decode()
             metadata["remainingItemCount"] = len(items) - end
 
         if METADATA_ONLY_MEDIA_TYPE in request.headers.get("accept", "") and not self.ignore_metadata_accept:
             return 200, self._metadata_list(page, metadata), {}
         list_kind = f"{resource.kind}List"
         return 200, {"kind": list_kind, "apiVersion": resource.group_version, "metadata": metadata, "items": page}, {}
+
+    def _take_expiry(self, resource: ServedResource) -> bool:
+        """Return whether this continue token is to expire: first per resource, then the one-off `expire_first_continue`."""
+        with self._faults_lock:
+            if self._expiries_left_by_path.get(resource.list_path, 0) > 0:
+                self._expiries_left_by_path[resource.list_path] -= 1
+                return True
+            if self._expiries_left > 0:
+                self._expiries_left -= 1
+                return True
+            return False
+
+    def _take_page_fault(self, resource: ServedResource, page: int) -> PageFault | None:
+        """Return the fault for this page and count it against its `times`, or None when no fault is left."""
+        with self._faults_lock:
+            for fault in self._page_faults.get(resource.list_path, []):
+                if fault.page != page or fault.times == 0:
+                    continue
+                if fault.times is not None:
+                    fault.times -= 1
+                return fault
+        return None
+
+    def _apply(self, fault: PageFault, resource: ServedResource) -> tuple[int, dict[str, Any], dict[str, str]] | None:
+        if fault.status is None:
+            self._stopping.wait(fault.stall_seconds)
+            return None
+        status, body, headers = self._error_for(fault.status, resource)
+        if fault.retry_after is not None:
+            headers = {**headers, "Retry-After": fault.retry_after}
+        return status, body, headers
 
     def _matching(self, resource: ServedResource, field_selector: str | None) -> list[dict[str, Any]] | None:
         """Return the stored objects in etcd key order that match the field selector, or None for an unknown one."""
@@ -407,7 +499,11 @@ def _handler_for(server: FakeApiServer) -> type[BaseHTTPRequestHandler]:
                 query=dict(parse_qsl(url.query)),
                 headers={name.lower(): value for name, value in self.headers.items()},
             )
-            status, body, headers = server.respond(request)
+            answer = server.respond(request)
+            if answer is None:
+                self.close_connection = True
+                return
+            status, body, headers = answer
             payload = json.dumps(body).encode("utf-8")
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
