@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -14,6 +15,22 @@ from pathlib import Path
 import pytest
 
 MOTO_START_TIMEOUT_SECONDS = 30
+
+
+@pytest.fixture(scope="session", autouse=True)
+def graph_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Point the graph cache at a private folder of the test session, so tests never write the user's cache.
+
+    Set in os.environ, so CLI commands that tests start as subprocesses use it too.
+    """
+    folder = tmp_path_factory.mktemp("graph-cache")
+    previous = os.environ.get("BLASTRADIUS_CACHE_DIR")
+    os.environ["BLASTRADIUS_CACHE_DIR"] = str(folder)
+    yield folder
+    if previous is None:
+        del os.environ["BLASTRADIUS_CACHE_DIR"]
+    else:
+        os.environ["BLASTRADIUS_CACHE_DIR"] = previous
 
 
 def _free_port() -> int:

@@ -10,6 +10,7 @@ import typer
 
 from blastradius import __version__
 from blastradius.cli import audit as audit_commands
+from blastradius.cli import cache as cache_commands
 from blastradius.cli import collect as collect_commands
 from blastradius.cli import diff as diff_commands
 from blastradius.cli import graph as graph_commands
@@ -88,6 +89,7 @@ app.command(name="audit")(audit_commands.audit)
 app.command(name="simulate")(simulate_commands.simulate)
 app.command(name="report")(report_commands.report)
 app.command(name="diff")(diff_commands.diff)
+app.add_typer(cache_commands.app, name="cache")
 
 
 def main() -> None:

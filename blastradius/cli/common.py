@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 import typer
 
-from blastradius.snapshot import SnapshotError, load_snapshot
+from blastradius.snapshot import SnapshotError
 
 if TYPE_CHECKING:
     from blastradius.graph.model import CapabilityGraph
@@ -46,17 +46,17 @@ def is_stdout_tty() -> bool:
 
 
 def load_graph(snapshot_file: Path) -> CapabilityGraph:
-    """Load a snapshot and build its capability graph, exiting with code 2 on an unreadable snapshot.
+    """Return a snapshot's capability graph from the graph cache or a new build, exiting 2 when it is unreadable.
 
-    Build warnings (objects that contradict each other) go to the log, one line each.
+    Build warnings (objects that contradict each other) go to the log, one line each, also when
+    the graph comes from the cache. BLASTRADIUS_NO_CACHE=1 builds the graph every time.
     """
-    from blastradius.graph.builder import build_graph
+    from blastradius.graph.cache import cached_graph
 
     try:
-        snapshot = load_snapshot(snapshot_file)
+        graph = cached_graph(snapshot_file)
     except SnapshotError as error:
         fail(str(error))
-    graph = build_graph(snapshot)
     for warning in graph.warnings:
         log.warning("%s", warning)
     return graph
