@@ -4,20 +4,33 @@ Edges come from the IAM evaluator: secret reads and overwrites (GetSecretValue w
 a customer-managed key), role assumption, IRSA web-identity trust, and IAM changes that let a
 principal grant itself more. A decision allowed only under conditions the snapshot cannot decide
 becomes a conditional edge.
+
+Two kinds of node keep the edge count near principals + secrets on large accounts:
+- principals with the same policies (a group's members, say) reach their common reads through one
+  `iam_permission_set` node, and keep edges of their own only for secrets whose resource or key
+  policy names principals one by one;
+- when one decision covers many secrets (a wildcard or a prefix grant), the principal reaches them
+  through one `aws_secret_set` node, shared by every principal that gets that same set.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import os
 from typing import Any
 
 from blastradius.graph import ids
 from blastradius.graph.model import CapabilityGraph
-from blastradius.semantics.iam import AccountAuthorizations, UnknownPrincipalError
+from blastradius.semantics.iam import AccountAuthorizations, PermissionSet, UnknownPrincipalError
 from blastradius.semantics.iam_decision import Decision
 from blastradius.snapshot import coverage_gap
 
 log = logging.getLogger(__name__)
+
+# A decision that covers at least this many secrets reaches them through one secret-set node.
+SECRET_SET_MIN_SIZE = 50
+_ACCESS_EDGES = (("read", "iam_read_secret", "read"), ("overwrite", "iam_overwrite_secret", "overwrite"))
 
 
 def decision_text(decision: Decision) -> str:
@@ -46,6 +59,22 @@ def _short(arn: str) -> str:
     if resource.startswith("secret:"):
         return resource[len("secret:"):]
     return resource
+
+
+def iam_secret_targets(graph: CapabilityGraph, principal_node: str, kind: str = "iam_read_secret") -> set[str]:
+    """Return the cloud secret nodes an IAM principal's own `kind` edges reach, through its permission set and secret sets."""
+    sources = [principal_node] + [target for _, target, data in graph.g.out_edges(principal_node, data=True)
+                                  if data["kind"] == "iam_same_permissions"]
+    found: set[str] = set()
+    for source in sources:
+        for _, target, data in graph.g.out_edges(source, data=True):
+            if data["kind"] != kind:
+                continue
+            if graph.kind(target) == "aws_secret_set":
+                found.update(member for _, member in graph.g.out_edges(target))
+            else:
+                found.add(target)
+    return found
 
 
 class AwsGraph:
@@ -86,6 +115,8 @@ class AwsGraph:
         """Add every account's principals, secrets and keys, then the edges the evaluator allows."""
         for account in self.accounts:
             self._add_account_nodes(account)
+        for shared in self.authorizations.permission_sets():
+            self._add_permission_set(shared)
         for principal in self.authorizations.principals():
             self._add_principal_edges(principal)
 
@@ -112,18 +143,32 @@ class AwsGraph:
             name = aliases[0] if aliases else _short(arn)
             self.graph.add_node(ids.aws(arn), "kms_key", name, account=account_id, arn=arn, refs=[arn, *aliases])
 
+    def _add_permission_set(self, shared: PermissionSet) -> None:
+        """Add the node that members of a permission set reach their common secret access through."""
+        node = ids.iam_permission_set(shared.account_id, shared.key)
+        noun = "users" if shared.kind == "user" else "roles"
+        policies = ", ".join(_short(label) for label in shared.policies[:3]) or "no policies"
+        more = f" and {len(shared.policies) - 3} more" if len(shared.policies) > 3 else ""
+        name = f"{len(shared.members)} IAM {noun} with {policies}{more}"
+        self.graph.add_node(node, "iam_permission_set", name, account=shared.account_id, members=list(shared.members),
+                            policies=list(shared.policies))
+        for member in shared.members:
+            self.graph.add_edge(ids.aws(member), node, "iam_same_permissions",
+                                f"{_short(member)} has the same policies as the other members of {name}",
+                                evidence={"policies": list(shared.policies)})
+        for capability, kind, verb in _ACCESS_EDGES:
+            self._add_access_edges(node, self.authorizations.shared_secret_access(shared, capability), kind, verb)
+
     def _add_principal_edges(self, principal: str) -> None:
         source = ids.aws(principal)
         name = self.graph.name(source)
-        for capability, kind in (("read", "iam_read_secret"), ("overwrite", "iam_overwrite_secret")):
-            verb = "read" if capability == "read" else "overwrite"
-            access = self.authorizations.secret_access(principal, capability)
-            if capability == "read":
-                self._readable[principal] = access
-            for secret_arn, decision in access:
-                target = ids.aws(secret_arn)
-                reason = f"{name} may {verb} {self.graph.name(target)}: {decision_text(decision)}"
-                self.graph.add_edge(source, target, kind, reason, evidence=_evidence(decision), conditions=_conditions(decision))
+        shared = self.authorizations.permission_set(principal)
+        for capability, kind, verb in _ACCESS_EDGES:
+            if shared is None:
+                access = self.authorizations.secret_access(principal, capability)
+            else:
+                access = self.authorizations.personal_secret_access(principal, capability)
+            self._add_access_edges(source, access, kind, verb)
         for role_arn, decision in self.authorizations.assumable_by(principal):
             if role_arn == principal:
                 continue
@@ -132,19 +177,72 @@ class AwsGraph:
             self.graph.add_edge(source, target, "sts_assume", reason, evidence=_evidence(decision), conditions=_conditions(decision))
         self._add_escalations(principal, source, name)
 
+    def _add_access_edges(self, source: str, access: list[tuple[str, Decision]], kind: str, verb: str) -> None:
+        """Add one edge per secret, or one edge to a secret set where a single decision covers many secrets."""
+        name = self.graph.name(source)
+        by_decision: dict[Decision, list[str]] = {}
+        for secret_arn, decision in access:
+            by_decision.setdefault(decision, []).append(secret_arn)
+        for decision, secret_arns in by_decision.items():
+            evidence, conditions, because = _evidence(decision), _conditions(decision), decision_text(decision)
+            if len(secret_arns) >= SECRET_SET_MIN_SIZE:
+                target = self._set_node(secret_arns)
+                reason = f"{name} may {verb} the {self.graph.name(target)}: {because}"
+                self.graph.add_edge(source, target, kind, reason, evidence=evidence, conditions=conditions)
+                continue
+            for secret_arn in secret_arns:
+                target = ids.aws(secret_arn)
+                reason = f"{name} may {verb} {self.graph.name(target)}: {because}"
+                self.graph.add_edge(source, target, kind, reason, evidence=evidence, conditions=conditions)
+
+    def _set_node(self, arns: list[str]) -> str:
+        """Return the node of exactly these secrets, or these IAM principals, adding it with its `contains` edges once."""
+        digest = hashlib.sha256("\n".join(sorted(arns)).encode()).hexdigest()[:16]
+        node = ids.aws_set(digest)
+        if node in self.graph.g:
+            return node
+        members = [ids.aws(arn) for arn in arns]
+        accounts = sorted({self.graph.g.nodes[member]["account"] for member in members})
+        if all(self.graph.kind(member) == "cloud_secret" for member in members):
+            kind, noun = "aws_secret_set", "secrets"
+        else:
+            kind, noun = "iam_principal_set", "IAM principals"
+        prefix = os.path.commonprefix([self.graph.name(member) for member in members])
+        prefix = prefix[: prefix.rfind("/") + 1]
+        where = f"under {prefix}" if prefix else f"of AWS account {', '.join(accounts)}"
+        name = f"{len(arns):,} {noun} {where}"
+        self.graph.add_node(node, kind, name, account=accounts[0] if len(accounts) == 1 else None, size=len(arns))
+        for member in members:
+            self.graph.add_edge(node, member, "contains", f"{self.graph.name(member)} is one of the {name}")
+        return node
+
     def _add_escalations(self, principal: str, source: str, name: str) -> None:
+        """Add an edge per IAM change that lets the principal grant itself more, one per action and decision.
+
+        A change to itself, its groups or its policies reaches every secret of its account. Changes
+        to other principals or secrets lead to them, through a set node when one decision covers many.
+        """
         # NOTE: a change to its own policies is taken to reach every secret of the account. An SCP, a
         # boundary or a resource-policy Deny that the change cannot lift may still block some reads,
         # so for principals with narrow IAM rights this over-reports.
+        grouped: dict[tuple[str, Decision, bool], list[str]] = {}
         for action, target_arn, decision in self.authorizations.escalation_paths(principal):
             target = ids.aws(target_arn)
-            if target not in self.graph.g or target == source:
-                # A change to itself, its groups or its policies: it can grant itself any secret of its account.
-                target = self._all_secrets_node(principal.split(":")[4])
-            reason = f"{name} may call {action} on {_short(target_arn)}, so it can grant itself more: {decision_text(decision)}"
-            self.graph.add_edge(source, target, "iam_escalate", reason,
-                                evidence={**_evidence(decision), "action": action, "target": target_arn},
-                                conditions=_conditions(decision))
+            to_self = target not in self.graph.g or target == source
+            grouped.setdefault((action, decision, to_self), []).append(target_arn)
+        for (action, decision, to_self), target_arns in grouped.items():
+            evidence = {**_evidence(decision), "action": action, "targets": target_arns}
+            because = decision_text(decision)
+            if to_self or len(target_arns) >= SECRET_SET_MIN_SIZE:
+                target = self._all_secrets_node(principal.split(":")[4]) if to_self else self._set_node(target_arns)
+                what = _short(target_arns[0]) if len(target_arns) == 1 else f"{len(target_arns):,} targets such as {_short(target_arns[0])}"
+                reason = f"{name} may call {action} on {what}, so it can grant itself more: {because}"
+                self.graph.add_edge(source, target, "iam_escalate", reason, evidence=evidence, conditions=_conditions(decision))
+                continue
+            for target_arn in target_arns:
+                reason = f"{name} may call {action} on {_short(target_arn)}, so it can grant itself more: {because}"
+                self.graph.add_edge(source, ids.aws(target_arn), "iam_escalate", reason,
+                                    evidence={**evidence, "targets": [target_arn]}, conditions=_conditions(decision))
 
     def _all_secrets_node(self, account_id: str) -> str:
         node = ids.aws_all_secrets(account_id)

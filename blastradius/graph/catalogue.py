@@ -14,6 +14,9 @@ and which system it comes from. Renderers and queries read this table; nothing e
   ExternalSecrets) or write (for PushSecrets) secrets; the next edge of a path must be one whose
   `after_use` is `read` or `write` respectively.
 
+`passes_use` marks an edge to something that acts exactly as its source does (an IAM principal to
+the permission set it shares with others): a pending use crosses it and still applies to the next edge.
+
 `overwrite_continues` marks the edges along which an overwrite spreads: a set to its members, a
 cloud secret to the Kubernetes copies that ExternalSecrets sync from it, and a pushed Kubernetes
 Secret to its cloud copy.
@@ -33,6 +36,7 @@ class EdgeKind:
     reason: str
     after_use: str | None = None
     overwrite_continues: bool = False
+    passes_use: bool = False
 
 
 EDGE_KINDS: tuple[EdgeKind, ...] = (
@@ -97,6 +101,8 @@ EDGE_KINDS: tuple[EdgeKind, ...] = (
     EdgeKind("iam_overwrite_secret", "aws", "overwrite", "IAM allows PutSecretValue or UpdateSecret", "{detail}",
              after_use="write"),
     EdgeKind("iam_decrypt", "aws", "control", "IAM and the key policy allow kms:Decrypt with a key", "{detail}"),
+    EdgeKind("iam_same_permissions", "aws", "control", "an IAM principal has the policies it shares with others",
+             "{source} has the IAM permissions of {target}", passes_use=True),
     EdgeKind("iam_escalate", "aws", "control", "an IAM principal can change IAM to grant itself more", "{detail}"),
 )
 

@@ -34,6 +34,9 @@ NODE_KINDS: dict[str, str] = {
     "cloud_secret": "Secrets Manager secret",
     "kms_key": "KMS key",
     "aws_all_secrets": "every secret of an AWS account",
+    "aws_secret_set": "Secrets Manager secrets that one policy decision covers",
+    "iam_permission_set": "IAM users or roles with the same policies",
+    "iam_principal_set": "IAM users or roles that one policy decision covers",
 }
 
 ALL_NAMESPACES = "*"
@@ -116,6 +119,15 @@ def aws(arn: str) -> str:
 
 def aws_all_secrets(account_id: str) -> str:
     return f"aws:{account_id}:all-secrets"
+
+
+def aws_set(digest: str) -> str:
+    """A set of secrets or principals that one decision covers, named by a digest of its members' ARNs."""
+    return f"aws:set:{digest}"
+
+
+def iam_permission_set(account_id: str, key: str) -> str:
+    return f"aws:{account_id}:permission-set:{key}"
 
 
 def secret_refs(arn: str, name: str) -> list[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import deque
 
+from blastradius.graph.aws import iam_secret_targets
 from blastradius.graph.model import CapabilityGraph
 from blastradius.queries.common import QueryResult, coverage_notes, reach_row
 from blastradius.queries.reachability import HOLDING, OVERWRITTEN, distances_to, reach_from, reached_nodes
@@ -96,8 +97,7 @@ def _denial_reason(graph: CapabilityGraph, identity: str, secret: dict) -> str:
 
 
 def _reads(graph: CapabilityGraph, identity: str, secret: str) -> bool:
-    edges = graph.g.get_edge_data(identity, secret) or {}
-    return any(data["kind"] == "iam_read_secret" for data in edges.values())
+    return secret in iam_secret_targets(graph, identity)
 
 
 def _eso_pull_node(graph: CapabilityGraph, store: str, namespace: str) -> str:

@@ -5,7 +5,8 @@ A path is walked with a small state beside the node:
   edge: from there only edges that spread an overwrite (`overwrite_continues`) may follow;
 - `use` is set right after External Secrets acts as an identity for the walker (`use_read` or
   `use_write` edges): the next edge must be one whose `after_use` matches, so a store's cloud
-  identity lends its secret reads to whoever can use the store, and nothing else.
+  identity lends its secret reads to whoever can use the store, and nothing else. An edge that
+  `passes_use` (a principal to its shared permission set) keeps the pending use for the next edge.
 
 Shortest paths come first. A path over an edge with conditions is conditional; a principal is
 reported unconditional when any unconditional path exists.
@@ -32,6 +33,8 @@ ALL_STATES: tuple[State, ...] = (HOLDING, ("normal", "read"), ("normal", "write"
 def _transition(state: State, kind: EdgeKind) -> State | None:
     """Return the state after walking an edge of `kind` from `state`, or None when the edge may not follow."""
     phase, use = state
+    if use is not None and kind.passes_use:
+        return state
     if use is not None:
         if kind.after_use != use:
             return None

@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from blastradius.graph import ids
+from blastradius.graph.aws import iam_secret_targets
 from blastradius.graph.model import CapabilityGraph
 from blastradius.queries.common import SECRET_KINDS, QueryResult, chain_text, coverage_notes, scope_of, step_dict
 from blastradius.queries.incident import (
@@ -372,8 +373,7 @@ def _iam_gaps(graph: CapabilityGraph, identities: list[Identity]) -> list[IamGap
 
     gaps = []
     for identity in sorted({identity.node: identity for identity in identities}.values(), key=lambda item: item.name):
-        readable = {graph.name(target) for _, target, data in graph.g.out_edges(identity.node, data=True)
-                    if data["kind"] == "iam_read_secret"}
+        readable = {graph.name(target) for target in iam_secret_targets(graph, identity.node)}
         used = {graph.name(ids.aws(arn)) for arn in synced.get(identity.node, set()) if ids.aws(arn) in graph.g}
         gaps.append(IamGap(identity.name, identity.arn or "", tuple(sorted(readable)), tuple(sorted(used))))
     return gaps

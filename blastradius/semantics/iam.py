@@ -21,6 +21,7 @@ carries the condition "unparseable policy <label> may deny".
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Literal
 
 from blastradius.semantics.iam_decision import NOTHING, Decision, Evidence, Findings, best_of, both, simplify
@@ -39,6 +40,14 @@ from blastradius.semantics.iam_model import (
     issuer_url,
 )
 from blastradius.semantics.iam_policy import Condition, PolicyDocument, RequestContext, Statement
+from blastradius.semantics.iam_sharing import (
+    PermissionSet,
+    StatementMatches,
+    looks_at_resource,
+    permission_sets,
+    personal_secrets,
+    secret_class_key,
+)
 
 __all__ = [
     "AccountAuthorizations",
@@ -46,6 +55,7 @@ __all__ = [
     "Evidence",
     "EscalationMethod",
     "ESCALATION_METHODS",
+    "PermissionSet",
     "COMPUTE_CREATE_ACTIONS",
     "UnknownPrincipalError",
     "WebIdentityTrust",
@@ -124,6 +134,11 @@ class AccountAuthorizations:
         self._model = AccountModel(aws_accounts)
         self._evaluator = RequestEvaluator(self._model)
         self._subject_indexes: dict[str, _SubjectIndex] = {}
+        self._matches = StatementMatches(self._model)
+        self._permission_sets = permission_sets(self._model)
+        self._personal = personal_secrets(self._model)
+        self._access: dict[tuple[str, str], list[tuple[str, Decision]]] = {}
+        self._shared_access: dict[tuple[str, str], list[tuple[str, Decision]]] = {}
         self.warnings: list[str] = self._model.warnings
 
     # Queries -----------------------------------------------------------------------------------
@@ -142,27 +157,52 @@ class AccountAuthorizations:
         return self._evaluator.evaluate(principal, action, self._model.resource(resource_arn))
 
     def secret_access(self, principal_arn: str, capability: Capability) -> list[tuple[str, Decision]]:
-        """Return the secrets a principal can read or overwrite, with the decision for each.
+        """Return the secrets a principal can read or overwrite, with the decision for each, sorted by ARN.
 
         Only secrets that an identity Allow's Resource covers, or whose resource policy names the
         principal, its account or everyone, are evaluated. The KMS key of each secret must also
-        let the principal decrypt (read) or generate a data key (overwrite).
+        let the principal decrypt (read) or generate a data key (overwrite). Results are kept, and
+        a principal in a permission set reuses the set's evaluation for every secret that is not
+        personal.
         """
-        if capability not in SECRET_ACTIONS:
-            raise ValueError(f"unknown capability {capability!r}; expected 'read' or 'overwrite'")
+        _check_capability(capability)
+        cache_key = (principal_arn, capability)
+        if cache_key not in self._access:
+            principal = self._model.principal(principal_arn)
+            shared = self.permission_set(principal.arn)
+            if shared is None:
+                candidates = self._secret_candidates(principal, SECRET_ACTIONS[capability])
+                access = self._evaluate_secrets(principal, capability, candidates)
+            else:
+                access = sorted(self.shared_secret_access(shared, capability)
+                                + self.personal_secret_access(principal.arn, capability))
+            self._access[cache_key] = access
+        return self._access[cache_key]
+
+    def permission_set(self, principal_arn: str) -> PermissionSet | None:
+        """Return the permission set a user or role shares with others, or None when its decisions are its own."""
+        return self._permission_sets.get(principal_arn)
+
+    def permission_sets(self) -> list[PermissionSet]:
+        """Return every permission set of two or more principals, by key."""
+        return sorted({shared.key: shared for shared in self._permission_sets.values()}.values(), key=lambda s: s.key)
+
+    def shared_secret_access(self, shared: PermissionSet, capability: Capability) -> list[tuple[str, Decision]]:
+        """Return the decisions every member of the permission set gets alike: those on secrets that are not personal."""
+        _check_capability(capability)
+        cache_key = (shared.key, capability)
+        if cache_key not in self._shared_access:
+            principal = self._model.principal(shared.members[0])
+            candidates = self._secret_candidates(principal, SECRET_ACTIONS[capability]) - self._personal
+            self._shared_access[cache_key] = self._evaluate_secrets(principal, capability, candidates)
+        return self._shared_access[cache_key]
+
+    def personal_secret_access(self, principal_arn: str, capability: Capability) -> list[tuple[str, Decision]]:
+        """Return the decisions on personal secrets: those whose resource or key policy names principals one by one."""
+        _check_capability(capability)
         principal = self._model.principal(principal_arn)
-        actions = SECRET_ACTIONS[capability]
-        results = []
-        for arn in sorted(self._secret_candidates(principal, actions)):
-            secret = self._model.secrets[arn]
-            resource = self._model.secret_resource(secret)
-            decision = best_of([self._evaluator.evaluate(principal, action, resource) for action in actions])
-            if not decision.possible:
-                continue
-            decision = both(decision, self._key_decision(principal, secret, capability))
-            if decision.possible:
-                results.append((arn, decision))
-        return results
+        candidates = self._secret_candidates(principal, SECRET_ACTIONS[capability]) & self._personal
+        return self._evaluate_secrets(principal, capability, candidates)
 
     def can_assume(self, caller_arn: str, role_arn: str) -> Decision:
         """Decide sts:AssumeRole of a role by a user or role, trust policy and caller's policies together."""
@@ -238,12 +278,25 @@ class AccountAuthorizations:
         together with that service's create action, reported as `iam:PassRole+<create action>`.
         """
         principal = self._model.principal(principal_arn)
+        by_arn = any(looks_at_resource(statement) for statement in self._policy_statements(principal))
         rows = []
         for method in ESCALATION_METHODS:
+            if method.target_kind == "secret":
+                targets = self._escalation_targets(principal, method)
+                rows += [(method.action, arn, decision) for arn, decision in self._evaluate_secret_action(principal, method.action, targets)]
+                continue
+            statements = self._statements_on_secrets(principal, (method.action,))
+            context = self._evaluator.context(principal, method.action, Resource("", principal.account_id, "other", False))
+            decisions: dict[tuple, Decision] = {}
             for target in sorted(self._escalation_targets(principal, method)):
-                decision = self._evaluator.evaluate(principal, method.action, self._model.resource(target))
-                if decision.possible:
-                    rows.append((method.action, target, decision))
+                # IAM users, groups and policies have no policy of their own for iam: calls, so the
+                # statements that cover the target and its account decide; tags only if a statement tests them.
+                coverage = tuple(statement.matches_resource(target, context) for statement in statements)
+                class_key = (coverage, arn_account(target), target if by_arn else None)
+                if class_key not in decisions:
+                    decisions[class_key] = self._evaluator.evaluate(principal, method.action, self._model.resource(target))
+                if decisions[class_key].possible:
+                    rows.append((method.action, target, decisions[class_key]))
         rows += self._pass_role_paths(principal)
         return rows
 
@@ -257,13 +310,102 @@ class AccountAuthorizations:
             for _, statement in self._model.identity_statements(principal, action):
                 if statement.is_deny:
                     continue
-                if statement.resources is None:
-                    return set(self._model.secrets)
-                for pattern in statement.resources:
+                covered = self._matches.covers(statement)
+                if covered is not None:
+                    found |= covered
+                    continue
+                for pattern in statement.resources or ():
                     found.update(self._model.secret_index.matching(pattern, context))
+                if statement.resources is None:
+                    found.update(arn for arn in self._model.secrets if statement.matches_resource(arn, context))
         for key in (principal.arn, principal.account_id, "*", principal.session_key):
             found |= self._model.secret_grantees.get(key, set())
         return found
+
+    def _evaluate_secrets(self, principal: Principal, capability: Capability, candidates: set[str]) -> list[tuple[str, Decision]]:
+        """Decide each candidate secret, evaluating once per class of secrets the principal's statements cannot tell apart."""
+        actions = SECRET_ACTIONS[capability]
+        statements = self._statements_on_secrets(principal, actions)
+        covered = [self._matches.covers(statement) for statement in statements]
+        context = self._evaluator.context(principal, actions[0], Resource("", principal.account_id, "other", False))
+        by_arn = any(looks_at_resource(statement) for statement in self._policy_statements(principal))
+        decisions: dict[tuple, Decision | None] = {}
+        results = []
+        for arn in sorted(candidates):
+            secret = self._model.secrets[arn]
+            coverage = tuple(
+                arn in secrets if secrets is not None else statement.matches_resource(arn, context)
+                for statement, secrets in zip(statements, covered)
+            )
+            key = self._model.resolve_key(secret)
+            key_arn = key.arn if key is not None else None
+            class_key = secret_class_key(secret, coverage, key_arn, by_arn=by_arn or key_arn in self._resource_keys)
+            if class_key not in decisions:
+                decisions[class_key] = self._secret_decision(principal, secret, capability)
+            decision = decisions[class_key]
+            if decision is not None:
+                results.append((arn, decision))
+        return results
+
+    def _evaluate_secret_action(self, principal: Principal, action: str, candidates: set[str]) -> list[tuple[str, Decision]]:
+        """Decide one Secrets Manager action without the KMS key, once per class of equal secrets."""
+        statements = self._statements_on_secrets(principal, (action,))
+        covered = [self._matches.covers(statement) for statement in statements]
+        context = self._evaluator.context(principal, action, Resource("", principal.account_id, "other", False))
+        by_arn = any(looks_at_resource(statement) for statement in self._policy_statements(principal))
+        decisions: dict[tuple, Decision] = {}
+        results = []
+        for arn in sorted(candidates):
+            secret = self._model.secrets[arn]
+            coverage = tuple(
+                arn in secrets if secrets is not None else statement.matches_resource(arn, context)
+                for statement, secrets in zip(statements, covered)
+            )
+            class_key = secret_class_key(secret, coverage, None, by_arn=by_arn)
+            if class_key not in decisions:
+                decisions[class_key] = self._evaluator.evaluate(principal, action, self._model.secret_resource(secret))
+            if decisions[class_key].possible:
+                results.append((arn, decisions[class_key]))
+        return results
+
+    def _secret_decision(self, principal: Principal, secret: Secret, capability: Capability) -> Decision | None:
+        """Decide one secret with its KMS key; None when the principal cannot read or overwrite it."""
+        resource = self._model.secret_resource(secret)
+        decision = best_of([self._evaluator.evaluate(principal, action, resource) for action in SECRET_ACTIONS[capability]])
+        if not decision.possible:
+            return None
+        decision = both(decision, self._key_decision(principal, secret, capability))
+        return decision if decision.possible else None
+
+    def _statements_on_secrets(self, principal: Principal, actions: tuple[str, ...]) -> list[Statement]:
+        """Return the statements whose Resource is matched against the target's ARN for these actions, in a fixed order."""
+        guardrails = [principal.boundary, *self._model.accounts[principal.account_id].scps]
+        guardrails += [policy for account in self._model.accounts.values() for policy in account.rcps]
+        found: dict[int, Statement] = {}
+        for action in actions:
+            for _, statement in self._model.identity_statements(principal, action):
+                found.setdefault(id(statement), statement)
+            for policy in guardrails:
+                for statement in policy.document.statements if policy is not None and policy.document else ():
+                    if statement.matches_action(action):
+                        found.setdefault(id(statement), statement)
+        return list(found.values())
+
+    def _policy_statements(self, principal: Principal) -> list[Statement]:
+        """Return every statement of the principal's policies, boundary, and the SCPs and RCPs that may apply."""
+        policies = [*principal.policies, principal.boundary, *self._model.accounts[principal.account_id].scps]
+        policies += [policy for account in self._model.accounts.values() for policy in account.rcps]
+        return [statement for policy in policies if policy is not None and policy.document is not None
+                for statement in policy.document.statements]
+
+    @cached_property
+    def _resource_keys(self) -> frozenset[str]:
+        """KMS keys whose policy tests the secret itself (its encryption context or tags)."""
+        return frozenset(
+            arn for arn, key in self._model.keys.items()
+            if key.policy is not None and key.policy.document is not None
+            and any(looks_at_resource(statement) for statement in key.policy.document.statements)
+        )
 
     def _key_decision(self, principal: Principal, secret: Secret, capability: Capability) -> Decision:
         """Decide whether the secret's KMS key lets the principal decrypt (read) or encrypt (overwrite) it."""
@@ -404,6 +546,11 @@ class AccountAuthorizations:
                     if decision.possible:
                         rows.append((f"iam:PassRole+{create_action}", role_arn, decision))
         return rows
+
+
+def _check_capability(capability: str) -> None:
+    if capability not in SECRET_ACTIONS:
+        raise ValueError(f"unknown capability {capability!r}; expected 'read' or 'overwrite'")
 
 
 class _SubjectIndex:

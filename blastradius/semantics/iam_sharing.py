@@ -1,0 +1,182 @@
+"""What lets secret-access evaluation scale: principals that evaluate alike, and secrets that look alike.
+
+Two facts keep the cost of "which secrets can each principal read" near the number of policy
+statements and matches instead of principals × secrets:
+
+- **Permission sets.** Users and roles of one account with the same policies (in the same order,
+  the same boundary, tags, kind and service-linked status) get the same decision on every secret,
+  unless a policy looks at who is asking: a condition on `aws:PrincipalArn`, `aws:username`,
+  `aws:userid` or `aws:SourceIdentity`, a policy variable, or a resource or key policy that names
+  single principals. Such secrets are "personal" and are evaluated per principal; a principal whose
+  own policies look at its identity shares with no one, and neither does anyone in an account whose
+  SCPs or RCPs do.
+- **Secret classes.** For one principal, two secrets that the same statements cover (by Resource
+  pattern), in the same account and region, without a resource policy, and with the same KMS key
+  get the same decision, unless a statement tests the secret itself (`secretsmanager:*` or
+  resource-tag conditions, a key policy on the encryption context). One evaluation per class
+  decides them all.
+
+Both shortcuts are exact: they skip evaluations whose inputs are equal, never approximate them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Iterable
+
+from blastradius.semantics.iam_model import AccountModel, AttachedPolicy, Principal, Secret
+from blastradius.semantics.iam_policy import EMPTY_CONTEXT, Statement
+
+# Condition keys whose value differs between two principals that have the same policies.
+IDENTITY_KEYS = frozenset({"aws:principalarn", "aws:username", "aws:userid", "aws:sourceidentity"})
+# Condition keys whose value differs between two secrets of the same account and region.
+RESOURCE_KEY_PREFIXES = ("aws:resourcetag/", "secretsmanager:", "iam:resourcetag/", "kms:encryptioncontext")
+
+
+def looks_at_identity(statement: Statement) -> bool:
+    """Whether the statement can treat two principals with the same policies differently."""
+    patterns = (statement.resources or ()) + (statement.not_resources or ())
+    if any("${" in pattern for pattern in patterns):
+        return True
+    for condition in statement.conditions:
+        if condition.key.lower() in IDENTITY_KEYS or any("${" in value for value in condition.values):
+            return True
+    if statement.not_principals is not None:
+        return True
+    return any(kind == "AWS" and not _names_everyone_or_account(value) for kind, value in statement.principals or ())
+
+
+def looks_at_resource(statement: Statement) -> bool:
+    """Whether the statement's conditions can treat two secrets covered by its Resource differently."""
+    return any(condition.key.lower().startswith(RESOURCE_KEY_PREFIXES) for condition in statement.conditions)
+
+
+def _names_everyone_or_account(value: str) -> bool:
+    return value == "*" or value.isdigit() or value.endswith(":root")
+
+
+def _statements(policies: Iterable[AttachedPolicy | None]) -> Iterable[Statement]:
+    for policy in policies:
+        if policy is not None and policy.document is not None:
+            yield from policy.document.statements
+
+
+@dataclass(frozen=True)
+class PermissionSet:
+    """Principals of one account whose secret decisions are equal: one evaluation serves them all.
+
+    `key` is a short stable digest of the shared policies, usable in node ids; `policies` are the
+    labels of those policies in order.
+    """
+
+    key: str
+    account_id: str
+    kind: str
+    members: tuple[str, ...]
+    policies: tuple[str, ...]
+
+
+def permission_sets(model: AccountModel) -> dict[str, PermissionSet]:
+    """Return the permission set of every principal that shares its policies with another, by principal ARN."""
+    closed_accounts = {
+        account_id
+        for account_id, account in model.accounts.items()
+        if any(looks_at_identity(statement) for statement in _statements(account.scps + account.rcps))
+    }
+    groups: dict[tuple, list[Principal]] = {}
+    for principal in model.principals.values():
+        if principal.account_id in closed_accounts:
+            continue
+        if any(looks_at_identity(statement) for statement in _statements([*principal.policies, principal.boundary])):
+            continue
+        groups.setdefault(_sharing_key(principal), []).append(principal)
+    by_member: dict[str, PermissionSet] = {}
+    for key, principals in groups.items():
+        if len(principals) < 2:
+            continue
+        members = tuple(sorted(principal.arn for principal in principals))
+        first = principals[0]
+        digest = hashlib.sha256(repr(key).encode()).hexdigest()[:12]
+        shared = PermissionSet(digest, first.account_id, first.kind, members, tuple(policy.label for policy in first.policies))
+        for member in members:
+            by_member[member] = shared
+    return by_member
+
+
+def _sharing_key(principal: Principal) -> tuple:
+    return (
+        principal.account_id,
+        principal.kind,
+        principal.path.startswith("/aws-service-role/"),
+        tuple(policy.label for policy in principal.policies),
+        principal.boundary.label if principal.boundary else None,
+        tuple(sorted(principal.tags.items())),
+    )
+
+
+def personal_secrets(model: AccountModel) -> frozenset[str]:
+    """Return the secrets whose resource policy or KMS key policy treats principals one by one."""
+    personal_keys = {
+        arn for arn, key in model.keys.items() if any(looks_at_identity(statement) for statement in _statements([key.policy]))
+    }
+    personal = set()
+    for arn, secret in model.secrets.items():
+        key = model.resolve_key(secret)
+        if (key is not None and key.arn in personal_keys) or any(
+            looks_at_identity(statement) for statement in _statements([secret.policy])
+        ):
+            personal.add(arn)
+    return frozenset(personal)
+
+
+class StatementMatches:
+    """The secrets each statement's Resource (or NotResource) covers, computed once per statement.
+
+    Patterns with policy variables depend on the request and are not cached: `covers` returns None
+    for them, and the caller matches them per secret.
+    """
+
+    def __init__(self, model: AccountModel) -> None:
+        self._model = model
+        self._covered: dict[int, frozenset[str] | None] = {}
+        self._keep: list[Statement] = []
+
+    def covers(self, statement: Statement) -> frozenset[str] | None:
+        """Return the secret ARNs the statement's resource element covers, or None when it uses variables."""
+        cached = self._covered.get(id(statement), False)
+        if cached is not False:
+            return cached
+        patterns = statement.resources if statement.resources is not None else statement.not_resources
+        if patterns is not None and any("${" in pattern for pattern in patterns):
+            covered = None
+        elif statement.resources is not None:
+            covered = frozenset(
+                arn for pattern in statement.resources for arn in self._model.secret_index.matching(pattern, EMPTY_CONTEXT)
+            )
+        else:
+            covered = frozenset(arn for arn in self._model.secrets if statement.matches_resource(arn))
+        self._covered[id(statement)] = covered
+        self._keep.append(statement)
+        return covered
+
+
+def secret_class_key(
+    secret: Secret,
+    coverage: tuple[bool, ...],
+    key_arn: str | None,
+    *,
+    by_arn: bool,
+) -> tuple:
+    """Return what a decision on `secret` depends on besides the principal: equal keys, equal decisions.
+
+    `coverage` says which of the principal's statements cover the secret. `by_arn` is set when a
+    statement tests the secret itself, and a secret with its own resource policy is always apart.
+    """
+    return (
+        coverage,
+        secret.account_id,
+        secret.region,
+        key_arn if key_arn is not None else secret.kms_key_id,
+        secret.arn if by_arn or secret.policy is not None else None,
+    )
