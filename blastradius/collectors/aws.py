@@ -6,9 +6,11 @@ and the KMS keys those secrets use. From Organizations it reads the SCPs and RCP
 account. It only lists and describes, and never requests a secret's value.
 
 A call that AWS denies or keeps throttling becomes a coverage gap naming the call and the region,
-and the collection goes on. Missing credentials and an unreachable endpoint stop it with a
-CollectionError. boto3 honours `AWS_ENDPOINT_URL` and the per-service `AWS_ENDPOINT_URL_<SERVICE>`
-variables, which point the collector at a local mock such as moto.
+and the collection goes on. A call about one secret, key or OIDC provider also names its ARN in
+the gap detail, so the snapshot names the policy that is unknown. Missing credentials and an
+unreachable endpoint stop it with a CollectionError. boto3 honours `AWS_ENDPOINT_URL` and the
+per-service `AWS_ENDPOINT_URL_<SERVICE>` variables, which point the collector at a local mock such
+as moto.
 """
 
 from __future__ import annotations
@@ -268,7 +270,10 @@ class _AccountReader:
         for entry in listed.get("OpenIDConnectProviderList", []):
             arn = entry["Arn"]
             provider = self._call(
-                "iam:GetOpenIDConnectProvider", None, lambda: iam.get_open_id_connect_provider(OpenIDConnectProviderArn=arn)
+                "iam:GetOpenIDConnectProvider",
+                None,
+                lambda: iam.get_open_id_connect_provider(OpenIDConnectProviderArn=arn),
+                consequence=f"the OIDC provider {arn} is unknown",
             )
             if provider is not None:
                 providers.append({"Arn": arn, "Url": provider.get("Url"), "ClientIDList": provider.get("ClientIDList", [])})
@@ -290,7 +295,12 @@ class _AccountReader:
         policies: dict[str, Any] = {}
         for secret in secrets:
             arn = secret["ARN"]
-            response = self._call("secretsmanager:GetResourcePolicy", region, lambda: client.get_resource_policy(SecretId=arn))
+            response = self._call(
+                "secretsmanager:GetResourcePolicy",
+                region,
+                lambda: client.get_resource_policy(SecretId=arn),
+                consequence=f"the resource policy of {arn} is unknown",
+            )
             if response is not None and response.get("ResourcePolicy"):
                 policies[arn] = response["ResourcePolicy"]
         return policies
@@ -305,7 +315,12 @@ class _AccountReader:
         kms = self._client("kms", region)
         keys: list[dict[str, Any]] = []
         for reference in references:
-            described = self._call("kms:DescribeKey", region, lambda: kms.describe_key(KeyId=reference))
+            described = self._call(
+                "kms:DescribeKey",
+                region,
+                lambda: kms.describe_key(KeyId=reference),
+                consequence=f"the KMS key {reference} and its key policy are unknown",
+            )
             if described is not None:
                 keys.append(self._kms_key(kms, region, described["KeyMetadata"], reference))
         return keys
@@ -317,7 +332,12 @@ class _AccountReader:
         if metadata.get("KeyManager") != "CUSTOMER":
             return key
 
-        policy = self._call("kms:GetKeyPolicy", region, lambda: kms.get_key_policy(KeyId=key_id, PolicyName="default"))
+        policy = self._call(
+            "kms:GetKeyPolicy",
+            region,
+            lambda: kms.get_key_policy(KeyId=key_id, PolicyName="default"),
+            consequence=f"the key policy of {metadata['Arn']} is unknown",
+        )
         if policy is not None:
             key["Policy"] = policy.get("Policy")
 
@@ -325,7 +345,8 @@ class _AccountReader:
             pages = kms.get_paginator("list_aliases").paginate(KeyId=key_id)
             return [alias["AliasName"] for page in pages for alias in page.get("Aliases", [])]
 
-        key["Aliases"] = sorted(set(aliases) | set(self._call("kms:ListAliases", region, read_aliases) or []))
+        listed = self._call("kms:ListAliases", region, read_aliases, consequence=f"the aliases of {metadata['Arn']} are unknown")
+        key["Aliases"] = sorted(set(aliases) | set(listed or []))
         return key
 
     def organization_policies(self) -> list[dict[str, Any]]:

@@ -508,10 +508,11 @@ def test_live_access_denied_becomes_gap(estate: Estate, tmp_path: Path, respond_
             "source": f"aws:{ACCOUNT}",
             "reason": "access_denied",
             "resource": "secretsmanager:GetResourcePolicy",
-            "detail": f"AccessDeniedException: {message}",
+            "detail": f"AccessDeniedException: {message}; the resource policy of {arn} is unknown",
             "region": REGION,
         }
-    ] * 2
+        for arn in (estate.api_secret_arn, estate.db_secret_arn)
+    ]
     assert [secret["resource_policy"] for secret in account_of(snapshot)["secrets"]] == [None, None]
 
 
