@@ -133,6 +133,11 @@ def _glob_regex(pattern: str, any_char: str) -> str:
 
 
 @lru_cache(maxsize=65536)
+def _like_regex(pattern: str) -> re.Pattern[str]:
+    return re.compile(_glob_regex(pattern, "."), re.DOTALL)
+
+
+@lru_cache(maxsize=65536)
 def _action_regex(pattern: str) -> re.Pattern[str]:
     return re.compile(_glob_regex(pattern, "."), re.IGNORECASE | re.DOTALL)
 
@@ -294,7 +299,7 @@ class Condition:
         if base in _ARN_OPERATORS:
             return _arn_condition_matches(resolved, value)
         if base in ("stringlike", "stringnotlike"):
-            return re.fullmatch(_glob_regex(resolved, "."), value, re.DOTALL) is not None
+            return _like_regex(resolved).fullmatch(value) is not None
         if base in ("stringequalsignorecase", "stringnotequalsignorecase"):
             return value.lower() == resolved.lower()
         return value == resolved
