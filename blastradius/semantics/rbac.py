@@ -814,21 +814,22 @@ def subject_capabilities(grants: Iterable[Grant]) -> list[Capability]:
     """
     grants = list(grants)
     capabilities: list[Capability] = []
+    # A role's rule bound to many subjects or namespaces reaches the same names each time.
+    reached: dict[tuple[int, int, bool], tuple[bool, frozenset[str]]] = {}
     for grant in grants:
         for definition in CAPABILITIES:
-            if not definition.companion_patterns:
-                capabilities.extend(_single_rule_capability(definition, grant))
+            if definition.companion_patterns:
+                continue
+            key = (id(definition), id(grant.rule), grant.scope is None)
+            if key not in reached:
+                reached[key] = _combine(_names_reached(pattern, grant) for pattern in definition.patterns)
+            all_names, names = reached[key]
+            if all_names or names:
+                capabilities.append(Capability(definition.name, grant.subject, grant.scope, None if all_names else names, grant))
     for definition in CAPABILITIES:
         if definition.companion_patterns:
             capabilities.extend(_paired_capabilities(definition, grants))
     return capabilities
-
-
-def _single_rule_capability(definition: CapabilityDefinition, grant: Grant) -> list[Capability]:
-    all_names, names = _combine(_names_reached(pattern, grant) for pattern in definition.patterns)
-    if not all_names and not names:
-        return []
-    return [Capability(definition.name, grant.subject, grant.scope, None if all_names else names, grant)]
 
 
 def _names_reached(pattern: RequestPattern, grant: Grant) -> tuple[bool, frozenset[str]]:
