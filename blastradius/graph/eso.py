@@ -13,6 +13,7 @@ The chain a user draws, principal → store → cloud identity → secret → Ku
 from __future__ import annotations
 
 import logging
+from bisect import bisect_left
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -62,6 +63,8 @@ class EsoGraph:
         self._admitted: dict[tuple[str, str | None, str], list[str]] = {}
         self._admitted_sets: dict[tuple[str, str | None, str], frozenset[str]] = {}
         self._resolved_identities: dict[tuple[tuple[str, str | None, str], eso.StoreIdentity], list[CloudIdentity]] = {}
+        self._names_by_kind: dict[str, dict[str, set[str]]] = {}
+        self._readable_names: dict[str, list[tuple[str, str, dict[str, str] | None]]] = {}
 
     def warn(self, message: str) -> None:
         self.graph.warnings.append(f"cluster {self.cluster}: {message}")
@@ -375,11 +378,7 @@ class EsoGraph:
         A rule that allows only update or patch works on objects that exist, so it counts only in
         namespaces where an object of the kind exists (with a name the rule names, if it names any).
         """
-        existing: dict[str, set[str]] = {}
-        for obj in self.index.eso.get(kind, []):
-            metadata = obj.get("metadata") or {}
-            existing.setdefault(metadata.get("namespace"), set()).add(metadata.get("name"))
-
+        existing = self._existing_names(kind)
         covered: dict[str, rbac.Capability] = {}
         for capability in capabilities:
             creates = rbac.rule_allows(capability.grant.rule.rule, verb="create", api_group=eso.ESO_GROUP, resource=resource)
@@ -390,6 +389,16 @@ class EsoGraph:
                 if creates or names:
                     covered.setdefault(namespace, capability)
         return covered
+
+    def _existing_names(self, kind: str) -> dict[str, set[str]]:
+        """Return the names of the ESO objects of `kind` by namespace, collected once per kind."""
+        if kind not in self._names_by_kind:
+            existing: dict[str, set[str]] = {}
+            for obj in self.index.eso.get(kind, []):
+                metadata = obj.get("metadata") or {}
+                existing.setdefault(metadata.get("namespace"), set()).add(metadata.get("name"))
+            self._names_by_kind[kind] = existing
+        return self._names_by_kind[kind]
 
     def _link_subject(self, subject: rbac.Subject, by_name: dict[str, list[rbac.Capability]]) -> None:
         source = self.k8s.subject_node(subject)
@@ -516,10 +525,27 @@ class EsoGraph:
                 self.warn(f"{label}: remote key {ref.key} matches no secret in the snapshot's AWS accounts")
             return found
         if ref.find is not None and identity.arn:
-            secrets = self.graph.g.nodes
-            return [arn for arn, _ in self.aws.readable_secrets(identity.arn)
-                    if eso.find_matches(ref.find, secrets[ids.aws(arn)]["secret_name"], secrets[ids.aws(arn)].get("tags"))]
+            return sorted(arn for name, arn, tags in self._readable_by_name(identity.arn, ref.find)
+                          if eso.find_matches(ref.find, name, tags))
         return []
+
+    def _readable_by_name(self, identity_arn: str, find: Any) -> list[tuple[str, str, dict[str, str] | None]]:
+        """Return (name, ARN, tags) of the secrets the identity reads, only those under `find.path` when it has one."""
+        if identity_arn not in self._readable_names:
+            nodes = self.graph.g.nodes
+            self._readable_names[identity_arn] = sorted(
+                (nodes[ids.aws(arn)]["secret_name"], arn, nodes[ids.aws(arn)].get("tags"))
+                for arn, _ in self.aws.readable_secrets(identity_arn)
+            )
+        readable = self._readable_names[identity_arn]
+        path = find.get("path") if isinstance(find, dict) else None
+        if not isinstance(path, str) or not path:
+            return readable
+        start = bisect_left(readable, (path,))
+        end = start
+        while end < len(readable) and readable[end][0].startswith(path):
+            end += 1
+        return readable[start:end]
 
     def _link_copy(self, arn: str, secret_node: str, es_name: str, ref: eso.RemoteRef, record: dict[str, Any]) -> None:
         cloud_node = ids.aws(arn)
