@@ -39,7 +39,7 @@ from blastradius.semantics.iam_model import (
     arn_account,
     issuer_url,
 )
-from blastradius.semantics.iam_policy import Condition, PolicyDocument, RequestContext, Statement
+from blastradius.semantics.iam_policy import Condition, PolicyDocument, RequestContext, Statement, literal_prefix
 from blastradius.semantics.iam_sharing import (
     PermissionSet,
     StatementMatches,
@@ -558,7 +558,9 @@ class _SubjectIndex:
 
     A statement can allow only if each of its conditions holds, so one `sub` test that rejects the
     subject rules the statement out. A literal `StringEquals` test puts the role under each value,
-    and a `StringLike` test without policy variables is matched per subject. Any other statement
+    and a `StringLike` test without policy variables is filed under the literal text before the
+    first wildcard of each value, so a subject is matched only against the patterns whose literal
+    part it starts with. Any other statement
     makes the role a candidate for every subject: one without such a test, with an `IfExists` or
     set operator, or with a policy variable. So does an unparseable trust. Candidates still need
     the full trust evaluation.
@@ -567,7 +569,7 @@ class _SubjectIndex:
     def __init__(self, provider_url: str) -> None:
         self._subject_key = f"{provider_url}:sub".lower()
         self._by_subject: dict[str, set[str]] = {}
-        self._by_pattern: list[tuple[str, Condition]] = []
+        self._by_prefix: dict[str, list[tuple[str, Condition]]] = {}
         self._every_subject: set[str] = set()
 
     def add_role(self, role_arn: str, document: PolicyDocument | None, provider_arn: str) -> None:
@@ -584,9 +586,12 @@ class _SubjectIndex:
     def candidates(self, subject: str) -> set[str]:
         """Return the roles with a statement whose `sub` test does not reject `subject`."""
         found = self._by_subject.get(subject, set()) | self._every_subject
-        if self._by_pattern:
+        if self._by_prefix:
             context = RequestContext({self._subject_key: subject}, provider_keys_decided=True)
-            found |= {role_arn for role_arn, test in self._by_pattern if test.evaluate(context) is not False}
+            for end in range(len(subject) + 1):
+                for role_arn, test in self._by_prefix.get(subject[:end], ()):
+                    if role_arn not in found and test.evaluate(context) is not False:
+                        found.add(role_arn)
         return found
 
     def _add_statement(self, role_arn: str, statement: Statement) -> None:
@@ -601,7 +606,8 @@ class _SubjectIndex:
             for value in literal.values:
                 self._by_subject.setdefault(value, set()).add(role_arn)
         elif pattern is not None:
-            self._by_pattern.append((role_arn, pattern))
+            for value in pattern.values:
+                self._by_prefix.setdefault(literal_prefix(value), []).append((role_arn, pattern))
         else:
             self._every_subject.add(role_arn)
 
