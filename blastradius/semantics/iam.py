@@ -136,7 +136,7 @@ class AccountAuthorizations:
         self._subject_indexes: dict[str, _SubjectIndex] = {}
         self._matches = StatementMatches(self._model)
         self._permission_sets = permission_sets(self._model)
-        self._personal = personal_secrets(self._model)
+        self._personal: dict[str, frozenset[str]] = {}
         self._access: dict[tuple[str, str], list[tuple[str, Decision]]] = {}
         self._shared_access: dict[tuple[str, str], list[tuple[str, Decision]]] = {}
         self.warnings: list[str] = self._model.warnings
@@ -193,16 +193,25 @@ class AccountAuthorizations:
         cache_key = (shared.key, capability)
         if cache_key not in self._shared_access:
             principal = self._model.principal(shared.members[0])
-            candidates = self._secret_candidates(principal, SECRET_ACTIONS[capability]) - self._personal
+            candidates = self._secret_candidates(principal, SECRET_ACTIONS[capability]) - self._personal_secrets(shared)
             self._shared_access[cache_key] = self._evaluate_secrets(principal, capability, candidates)
         return self._shared_access[cache_key]
 
     def personal_secret_access(self, principal_arn: str, capability: Capability) -> list[tuple[str, Decision]]:
-        """Return the decisions on personal secrets: those whose resource or key policy names principals one by one."""
+        """Return the decisions its permission set leaves to the principal: on secrets whose resource or key
+        policy can tell the members apart. For a principal in no set, every decision is its own."""
         _check_capability(capability)
         principal = self._model.principal(principal_arn)
-        candidates = self._secret_candidates(principal, SECRET_ACTIONS[capability]) & self._personal
+        shared = self.permission_set(principal.arn)
+        candidates = self._secret_candidates(principal, SECRET_ACTIONS[capability])
+        if shared is not None:
+            candidates &= self._personal_secrets(shared)
         return self._evaluate_secrets(principal, capability, candidates)
+
+    def _personal_secrets(self, shared: PermissionSet) -> frozenset[str]:
+        if shared.key not in self._personal:
+            self._personal[shared.key] = personal_secrets(self._model, shared)
+        return self._personal[shared.key]
 
     def can_assume(self, caller_arn: str, role_arn: str) -> Decision:
         """Decide sts:AssumeRole of a role by a user or role, trust policy and caller's policies together."""

@@ -6,10 +6,11 @@ statements and matches instead of principals × secrets:
 - **Permission sets.** Users and roles of one account with the same policies (in the same order,
   the same boundary, tags, kind and service-linked status) get the same decision on every secret,
   unless a policy looks at who is asking: a condition on `aws:PrincipalArn`, `aws:username`,
-  `aws:userid` or `aws:SourceIdentity`, a policy variable, or a resource or key policy that names
-  single principals. Such secrets are "personal" and are evaluated per principal; a principal whose
-  own policies look at its identity shares with no one, and neither does anyone in an account whose
-  SCPs or RCPs do.
+  `aws:userid` or `aws:SourceIdentity`, a policy variable, or a Principal element that names single
+  principals. A secret whose resource or key policy does so in a way that can separate two members
+  (it names some members but not all, or its condition holds for some and not others) is
+  "personal" to that set and is evaluated per member. A principal whose own policies look at its
+  identity shares with no one, and neither does anyone in an account whose SCPs or RCPs do.
 - **Secret classes.** For one principal, two secrets that the same statements cover (by Resource
   pattern), in the same account and region, without a resource policy, and with the same KMS key
   get the same decision, unless a statement tests the secret itself (`secretsmanager:*` or
@@ -23,10 +24,10 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Callable, Iterable
 
 from blastradius.semantics.iam_model import AccountModel, AttachedPolicy, Principal, Secret
-from blastradius.semantics.iam_policy import EMPTY_CONTEXT, Statement
+from blastradius.semantics.iam_policy import EMPTY_CONTEXT, Condition, RequestContext, Statement
 
 # Condition keys whose value differs between two principals that have the same policies.
 IDENTITY_KEYS = frozenset({"aws:principalarn", "aws:username", "aws:userid", "aws:sourceidentity"})
@@ -115,19 +116,58 @@ def _sharing_key(principal: Principal) -> tuple:
     )
 
 
-def personal_secrets(model: AccountModel) -> frozenset[str]:
-    """Return the secrets whose resource policy or KMS key policy treats principals one by one."""
-    personal_keys = {
-        arn for arn, key in model.keys.items() if any(looks_at_identity(statement) for statement in _statements([key.policy]))
-    }
+def personal_secrets(model: AccountModel, shared: PermissionSet) -> frozenset[str]:
+    """Return the secrets whose resource policy or KMS key policy can treat members of `shared` differently."""
+    members = {arn: model.principals[arn] for arn in shared.members}
+    personal_keys = {arn for arn, key in model.keys.items() if _tells_apart([key.policy], members)}
     personal = set()
     for arn, secret in model.secrets.items():
         key = model.resolve_key(secret)
-        if (key is not None and key.arn in personal_keys) or any(
-            looks_at_identity(statement) for statement in _statements([secret.policy])
-        ):
+        if (key is not None and key.arn in personal_keys) or (secret.policy is not None and _tells_apart([secret.policy], members)):
             personal.add(arn)
     return frozenset(personal)
+
+
+def _tells_apart(policies: list[AttachedPolicy | None], members: dict[str, Principal]) -> bool:
+    """Whether a statement of these resource or key policies can decide differently for two of the members."""
+    for statement in _statements(policies):
+        if not looks_at_identity(statement):
+            continue
+        patterns = (statement.resources or ()) + (statement.not_resources or ())
+        if any("${" in pattern for pattern in patterns):
+            return True
+        for element in (statement.principals, statement.not_principals):
+            named = {value for kind, value in element or () if kind == "AWS" and not _names_everyone_or_account(value)}
+            if named and not _same_for_all(named, members, lambda principal: principal.arn):
+                return True
+        if any(not _condition_same_for_all(condition, members) for condition in statement.conditions):
+            return True
+    return False
+
+
+def _same_for_all(named: set[str], members: dict[str, Principal], value_of: Callable[[Principal], str]) -> bool:
+    """Whether every member is in `named`, or none is: a role session ARN names a role one session at a time."""
+    if any(":assumed-role/" in value for value in named):
+        return False
+    inside = {value_of(principal) in named for principal in members.values()}
+    return len(inside) == 1
+
+
+def _condition_same_for_all(condition: Condition, members: dict[str, Principal]) -> bool:
+    """Whether a condition has one outcome for all members (an unknown key, or a test that every member passes or fails)."""
+    key = condition.key.lower()
+    if any("${" in value for value in condition.values):
+        return False
+    if key == "aws:principalarn":
+        return len({condition.evaluate(RequestContext({condition.key: arn})) for arn in members}) == 1
+    if key == "aws:username":
+        values = {
+            condition.evaluate(RequestContext({condition.key: principal.name}) if principal.kind == "user"
+                               else RequestContext({}, absent_keys=frozenset({condition.key})))
+            for principal in members.values()
+        }
+        return len(values) == 1
+    return True
 
 
 class StatementMatches:
