@@ -36,7 +36,7 @@ RESOURCE_KEY_PREFIXES = ("aws:resourcetag/", "secretsmanager:", "iam:resourcetag
 
 
 def looks_at_identity(statement: Statement) -> bool:
-    """Whether the statement can treat two principals with the same policies differently."""
+    """Return whether the statement can treat two principals with the same policies differently."""
     patterns = (statement.resources or ()) + (statement.not_resources or ())
     if any("${" in pattern for pattern in patterns):
         return True
@@ -49,7 +49,7 @@ def looks_at_identity(statement: Statement) -> bool:
 
 
 def looks_at_resource(statement: Statement) -> bool:
-    """Whether the statement's conditions can treat two secrets covered by its Resource differently."""
+    """Return whether the statement's conditions can treat two secrets covered by its Resource differently."""
     return any(condition.key.lower().startswith(RESOURCE_KEY_PREFIXES) for condition in statement.conditions)
 
 
@@ -129,7 +129,7 @@ def personal_secrets(model: AccountModel, shared: PermissionSet) -> frozenset[st
 
 
 def _tells_apart(policies: list[AttachedPolicy | None], members: dict[str, Principal]) -> bool:
-    """Whether a statement of these resource or key policies can decide differently for two of the members."""
+    """Return whether a statement of these resource or key policies can decide differently for two of the members."""
     for statement in _statements(policies):
         if not looks_at_identity(statement):
             continue
@@ -146,7 +146,7 @@ def _tells_apart(policies: list[AttachedPolicy | None], members: dict[str, Princ
 
 
 def _same_for_all(named: set[str], members: dict[str, Principal], value_of: Callable[[Principal], str]) -> bool:
-    """Whether every member is in `named`, or none is: a role session ARN names a role one session at a time."""
+    """Return whether every member is in `named`, or none is. A role session ARN names one session, so it always separates."""
     if any(":assumed-role/" in value for value in named):
         return False
     inside = {value_of(principal) in named for principal in members.values()}
@@ -154,7 +154,7 @@ def _same_for_all(named: set[str], members: dict[str, Principal], value_of: Call
 
 
 def _condition_same_for_all(condition: Condition, members: dict[str, Principal]) -> bool:
-    """Whether a condition has one outcome for all members (an unknown key, or a test that every member passes or fails)."""
+    """Return whether a condition has one outcome for all members: an unknown key, or a test all pass or all fail."""
     key = condition.key.lower()
     if any("${" in value for value in condition.values):
         return False
