@@ -18,6 +18,7 @@ from blastradius.cli import query as query_commands
 from blastradius.cli import report as report_commands
 from blastradius.cli import simulate as simulate_commands
 from blastradius.cli import snapshot as snapshot_commands
+from blastradius.render.escape import terminal_text
 
 app = typer.Typer(
     name="blastradius",
@@ -68,6 +69,18 @@ class _CurrentStderrHandler(logging.StreamHandler):
         pass
 
 
+class _TerminalSafeFormatter(logging.Formatter):
+    """A formatter that shows control characters in the message as escapes.
+
+    Build warnings and coverage gaps quote names from the snapshot, and stderr is usually a terminal.
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        safe = logging.makeLogRecord(record.__dict__)
+        safe.msg, safe.args = terminal_text(record.getMessage()), None
+        return super().format(safe)
+
+
 def configure_logging(level: int) -> logging.Handler:
     """Send blastradius's log records to stderr at `level`, leaving the root logger alone; return the handler."""
     logger = logging.getLogger("blastradius")
@@ -75,7 +88,7 @@ def configure_logging(level: int) -> logging.Handler:
         if isinstance(handler, _CurrentStderrHandler):
             logger.removeHandler(handler)
     handler = _CurrentStderrHandler()
-    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(_TerminalSafeFormatter("%(levelname)s %(name)s: %(message)s"))
     logger.addHandler(handler)
     logger.setLevel(level)
     return handler

@@ -36,8 +36,13 @@ class OutputFormat(str, Enum):
 
 
 def fail(message: str) -> NoReturn:
-    """Print an input or usage error to stderr and exit with code 2."""
-    typer.echo(f"error: {message}", err=True)
+    """Print an input or usage error to stderr and exit with code 2.
+
+    Messages often quote names from a snapshot, so their control characters are shown as escapes.
+    """
+    from blastradius.render.escape import terminal_text
+
+    typer.echo(f"error: {terminal_text(message)}", err=True)
     raise typer.Exit(EXIT_USAGE)
 
 

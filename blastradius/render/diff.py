@@ -11,6 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from blastradius.queries.diff import DiffResult, ReachChanges
+from blastradius.render.escape import html_value, markdown_code, markdown_text, terminal_text
 
 REACH_COLUMNS = ("principal", "target", "capability", "hops", "path")
 OBJECT_COLUMNS = ("change", "scope", "kind", "object", "fields", "origin")
@@ -54,7 +55,7 @@ def render_json(result: DiffResult) -> str:
 
 def render_table(result: DiffResult, console: Console) -> None:
     """Print the header, each non-empty section as a table, then the notes."""
-    console.print(Text(f"diff {_side_text(result.old)} -> {_side_text(result.new)}"))
+    console.print(Text(terminal_text(f"diff {_side_text(result.old)} -> {_side_text(result.new)}")))
     console.print(Text(summary_line(result)))
     _print_reach(console, "new reachability", result.new_reach)
     _print_reach(console, "lost reachability", result.lost_reach)
@@ -66,10 +67,10 @@ def render_table(result: DiffResult, console: Console) -> None:
             table.add_column(column, overflow="fold")
         for row in result.object_changes:
             cells = (row["change"], row["scope"], row["kind"], object_label(row), ", ".join(row["fields"]), row["origin"] or "")
-            table.add_row(*(Text(cell) for cell in cells))
+            table.add_row(*(Text(terminal_text(cell)) for cell in cells))
         console.print(table)
     for note in result.notes:
-        console.print(Text("note: ", style="yellow") + Text(note))
+        console.print(Text("note: ", style="yellow") + Text(terminal_text(note)))
 
 
 def _side_text(side: dict[str, Any]) -> str:
@@ -83,8 +84,9 @@ def _print_reach(console: Console, title: str, changes: ReachChanges) -> None:
     for column in REACH_COLUMNS:
         table.add_column(column, overflow="fold", no_wrap=column == "path")
     for row in changes.rows:
-        path = "\n".join([row["steps"][0]["from"], *(f"  -[{step['kind']}]-> {step['to']}" for step in row["steps"])])
-        cells = (row["principal"], reach_target_label(row), row["capability"], str(row["hops"]), path)
+        path = "\n".join([terminal_text(row["steps"][0]["from"]),
+                          *(f"  -[{step['kind']}]-> {terminal_text(step['to'])}" for step in row["steps"])])
+        cells = (terminal_text(row["principal"]), terminal_text(reach_target_label(row)), row["capability"], str(row["hops"]), path)
         table.add_row(*(Text(cell) for cell in cells))
     console.print(table)
     more = _more_text(changes)
@@ -99,7 +101,8 @@ def _print_findings(console: Console, title: str, findings: list[dict[str, Any]]
     for column in FINDING_COLUMNS:
         table.add_column(column, overflow="fold")
     for row in findings:
-        cells = (row["severity"], row["check_id"], "\n".join(row["objects"]), row["message"])
+        cells = (row["severity"], row["check_id"], "\n".join(terminal_text(label) for label in row["objects"]),
+                 terminal_text(row["message"]))
         table.add_row(*(Text(cell) for cell in cells))
     console.print(table)
 
@@ -115,7 +118,8 @@ def render_markdown(result: DiffResult) -> str:
     lines = [
         "## blastradius diff",
         "",
-        f"{_code(result.old['file'])} ({result.old['collected_at']}) → {_code(result.new['file'])} ({result.new['collected_at']})",
+        f"{markdown_code(result.old['file'])} ({markdown_text(str(result.old['collected_at']))}) → "
+        f"{markdown_code(result.new['file'])} ({markdown_text(str(result.new['collected_at']))})",
         "",
         f"**{summary_line(result)}**",
     ]
@@ -127,13 +131,13 @@ def render_markdown(result: DiffResult) -> str:
         lines += ["", f"### Changed objects ({len(result.object_changes)})", "",
                   "| change | scope | kind | object | fields | origin |", "| --- | --- | --- | --- | --- | --- |"]
         for row in result.object_changes:
-            fields = ", ".join(_code(name) for name in row["fields"])
-            origin = _code(row["origin"]) if row["origin"] else ""
-            lines.append(f"| {row['change']} | {_code(row['scope'])} | {_code(row['kind'])} | {_code(object_label(row))} "
-                         f"| {fields} | {origin} |")
+            fields = ", ".join(markdown_code(name) for name in row["fields"])
+            origin = markdown_code(row["origin"]) if row["origin"] else ""
+            lines.append(f"| {row['change']} | {markdown_code(row['scope'])} | {markdown_code(row['kind'])} "
+                         f"| {markdown_code(object_label(row))} | {fields} | {origin} |")
     if result.notes:
         lines += ["", "### Notes", ""]
-        lines += [f"- {_escape_markdown(note)}" for note in result.notes]
+        lines += [f"- {markdown_text(note)}" for note in result.notes]
     return "\n".join(lines) + "\n"
 
 
@@ -142,8 +146,8 @@ def _markdown_reach(title: str, changes: ReachChanges) -> list[str]:
         return []
     lines = ["", f"### {title} ({changes.total})", "", "| principal | secret | capability | path |", "| --- | --- | --- | --- |"]
     for row in changes.rows:
-        lines.append(f"| {_code(row['principal'])} | {_code(reach_target_label(row))} | {row['capability']} "
-                     f"| {_code(row['path'])} |")
+        lines.append(f"| {markdown_code(row['principal'])} | {markdown_code(reach_target_label(row))} | {row['capability']} "
+                     f"| {markdown_code(row['path'])} |")
     more = _more_text(changes)
     if more:
         lines += ["", more]
@@ -155,24 +159,9 @@ def _markdown_findings(title: str, findings: list[dict[str, Any]]) -> list[str]:
         return []
     lines = ["", f"### {title} ({len(findings)})", "", "| severity | check | objects | message |", "| --- | --- | --- | --- |"]
     for row in findings:
-        objects = "<br>".join(_code(label) for label in row["objects"])
-        lines.append(f"| {row['severity']} | {_code(row['check_id'])} | {objects} | {_code(row['message'])} |")
+        objects = "<br>".join(markdown_code(label) for label in row["objects"])
+        lines.append(f"| {row['severity']} | {markdown_code(row['check_id'])} | {objects} | {markdown_code(row['message'])} |")
     return lines
-
-
-def _code(text: str) -> str:
-    """Return `text` as a code span that is safe inside a Markdown table cell."""
-    text = text.replace("|", "\\|").replace("\n", " ")
-    fence = "``" if "`" in text else "`"
-    return f"{fence} {text} {fence}" if fence == "``" else f"`{text}`"
-
-
-def _escape_markdown(text: str) -> str:
-    """Return plain text with the characters that Markdown or HTML would interpret escaped."""
-    escaped = text.replace("\\", "\\\\")
-    for character in "`*_[]<>|#":
-        escaped = escaped.replace(character, "\\" + character)
-    return escaped
 
 
 # --- HTML ----------------------------------------------------------------------------------------
@@ -182,6 +171,7 @@ _ENVIRONMENT = Environment(
     autoescape=True,
     trim_blocks=True,
     lstrip_blocks=True,
+    finalize=html_value,
 )
 
 

@@ -4,6 +4,10 @@ The chain reads left to right: subjects, the roles their bindings grant, pods an
 AWS identities, cloud secrets, and the Kubernetes Secrets their copies land in. Every namespace,
 cluster-wide part and AWS account is a box (a DOT cluster). Edges are labelled with their kind,
 with `×N` when they stand for N parallel edges. A legend box explains colours and line styles.
+
+Every name and reason is shown with its control characters as escapes (`terminal_text`), then
+passed through `graphviz.escape`, which doubles backslashes so that Graphviz reads no `\\N` or
+`\\l` escape in it, and the graphviz package quotes it and escapes its double quotes.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import shutil
 import graphviz
 
 from blastradius.queries.picture import Picture, PictureEdge, PictureNode
+from blastradius.render.escape import terminal_text
 from blastradius.render.palette import EDGE_STYLES, FOCUS_BORDER, NODE_COLOURS
 
 log = logging.getLogger(__name__)
@@ -33,7 +38,7 @@ def render_dot(picture: Picture, *, title: str = "blastradius") -> str:
     """Return the DOT source of a picture, with one cluster per area and a legend."""
     dot = graphviz.Digraph("blastradius", strict=False)
     dot.attr(rankdir="LR", newrank="true", ranksep="1.1", nodesep="0.25",
-             fontname="Helvetica", labelloc="t", label=graphviz.escape(title), fontsize="20")
+             fontname="Helvetica", labelloc="t", label=_label(title), fontsize="20")
     dot.attr("node", shape="box", style="rounded,filled", fontname="Helvetica", fontsize="11", margin="0.12,0.06")
     dot.attr("edge", fontname="Helvetica", fontsize="9", arrowsize="0.7")
 
@@ -44,7 +49,7 @@ def render_dot(picture: Picture, *, title: str = "blastradius") -> str:
         nodes_by_area.setdefault(node.area, []).append(node)
     for number, area in enumerate(picture.areas):
         with dot.subgraph(name=f"cluster_{number}") as box:
-            box.attr(label=graphviz.escape(area.label), style="rounded,dashed", color="#94a3b8",
+            box.attr(label=_label(area.label), style="rounded,dashed", color="#94a3b8",
                      fontcolor="#334155", fontsize="13", labeljust="l")
             for node in nodes_by_area.get(area.id, []):
                 _add_node(box, node, dot_ids[node.id])
@@ -70,12 +75,12 @@ def render_svg(dot_source: str) -> bytes:
 
 def _add_node(box: graphviz.Digraph, node: PictureNode, dot_id: str) -> None:
     fill, border, _ = NODE_COLOURS[node.category]
-    label = graphviz.escape(node.name)
+    label = _label(node.name)
     if node.members:
         shown = list(node.members[:MEMBERS_SHOWN])
         if len(node.members) > MEMBERS_SHOWN:
             shown.append(f"and {len(node.members) - MEMBERS_SHOWN} more")
-        label = graphviz.nohtml("\\n".join(graphviz.escape(line) for line in [node.name, *shown]))
+        label = graphviz.nohtml("\\n".join(_label(line) for line in [node.name, *shown]))
     attributes = {"fillcolor": fill, "color": border, "tooltip": graphviz.escape(node.noun)}
     if node.members:
         attributes["peripheries"] = "2"
@@ -89,9 +94,14 @@ def _add_edge(dot: graphviz.Digraph, edge: PictureEdge, dot_ids: dict[str, str])
     label = edge.kind if edge.count == 1 else f"{edge.kind} ×{edge.count}"
     if edge.conditional:
         label += " (if)"
-    tooltip = "\n".join(edge.reasons[:5])
+    tooltip = "\n".join(terminal_text(reason) for reason in edge.reasons[:5])
     dot.edge(dot_ids[edge.source], dot_ids[edge.target], label=graphviz.escape(label), color=colour, fontcolor=colour, style=style,
              tooltip=graphviz.escape(tooltip))
+
+
+def _label(text: str) -> str:
+    """Return text from the snapshot as a plain DOT string: control characters shown as escapes, never HTML."""
+    return graphviz.escape(terminal_text(text))
 
 
 def _add_legend(dot: graphviz.Digraph, picture: Picture) -> None:

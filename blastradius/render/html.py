@@ -5,7 +5,7 @@ findings with their evidence, and an interactive picture of the graph drawn with
 which is inlined from `assets/` together with its licence. Jinja2 escapes every value. The
 picture reaches the page's script as JSON inside `<script type="application/json">` through the
 `tojson` filter, which escapes `<`, `>`, `&` and `'`. So a name taken from a cluster is shown as
-text and never parsed as markup.
+text and never parsed as markup, and its control characters are shown as escapes.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import jinja2
 
 from blastradius import __version__
 from blastradius.queries.picture import Picture
+from blastradius.render.escape import html_value
 from blastradius.render.palette import EDGE_STYLES, FOCUS_BORDER, NODE_COLOURS
 
 TEMPLATE = "report.html.j2"
@@ -45,6 +46,7 @@ def render_html(
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        finalize=html_value,
     )
     template = environment.get_template(TEMPLATE)
     return template.render(

@@ -1,4 +1,8 @@
-"""Render query results as a terminal table, JSON or CSV."""
+"""Render query results as a terminal table, JSON or CSV.
+
+Every cell is text from the snapshot: the table shows control characters as escapes and never
+reads markup in it, and CSV cells that a spreadsheet would evaluate get a leading `'`.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from blastradius.queries.common import QueryResult
+from blastradius.render.escape import csv_cell, terminal_text
 
 
 def _cell(value: Any) -> str:
@@ -27,8 +32,8 @@ def _path_lines(row: dict[str, Any]) -> str:
     steps = row.get("steps")
     if not steps:
         return _cell(row.get("path"))
-    lines = [steps[0]["from"]]
-    lines.extend(f"  -[{step['kind']}]-> {step['to']}" for step in steps)
+    lines = [terminal_text(steps[0]["from"])]
+    lines.extend(f"  -[{step['kind']}]-> {terminal_text(step['to'])}" for step in steps)
     return "\n".join(lines)
 
 
@@ -50,9 +55,9 @@ def render_table(result: QueryResult, console: Console) -> None:
             table = _table(result, columns, title, wrap_paths=True)
         console.print(table)
     if result.message:
-        console.print(Text(result.message))
+        console.print(Text(terminal_text(result.message)))
     for note in result.coverage_notes:
-        console.print(Text("note: ", style="yellow") + Text(note))
+        console.print(Text("note: ", style="yellow") + Text(terminal_text(note)))
 
 
 def _fits(console: Console, table: Table) -> bool:
@@ -62,12 +67,12 @@ def _fits(console: Console, table: Table) -> bool:
 
 
 def _table(result: QueryResult, columns: list[str], title: str, *, wrap_paths: bool) -> Table:
-    table = Table(title=title, title_justify="left", show_lines=True)
+    table = Table(title=Text(terminal_text(title)), title_justify="left", show_lines=True)
     unwrapped = ("hops",) if wrap_paths else ("path", "hops")
     for column in columns:
         table.add_column(column, overflow="fold", no_wrap=column in unwrapped, min_width=min(len(column), 12))
     for row in result.rows:
-        cells = (_path_lines(row) if column == "path" else _cell(row.get(column)) for column in columns)
+        cells = (_path_lines(row) if column == "path" else terminal_text(_cell(row.get(column))) for column in columns)
         table.add_row(*(Text(cell) for cell in cells))
     return table
 
@@ -77,23 +82,30 @@ def render_json(result: QueryResult) -> str:
 
 
 def flat_rows(result: QueryResult) -> list[dict[str, str]]:
-    """Return rows with scalar cells only (lists joined with '; ', nested steps left out), for CSV."""
+    """Return rows with scalar cells only (lists joined with '; ', nested steps left out), for CSV.
+
+    Each cell passes through `csv_cell`, so no cell starts a spreadsheet formula.
+    """
     flat = []
     for row in result.rows:
-        flat.append({key: _cell(value) for key, value in row.items() if key != "steps" and not isinstance(value, dict)})
+        flat.append({key: csv_cell(_cell(value)) for key, value in row.items() if key != "steps" and not isinstance(value, dict)})
     return flat
 
 
 def render_csv(result: QueryResult) -> str:
-    """Return the rows as CSV with the result's columns first, then every other scalar field."""
+    """Return the rows as CSV with the result's columns first, then every other scalar field.
+
+    Lines end in CR LF as RFC 4180 has it, because only then does the writer quote a cell that
+    contains a lone carriage return, which a reader would otherwise take for the end of the row.
+    """
     import pandas as pd  # imported here because it takes 0.3 s and only CSV output needs it
 
     rows = flat_rows(result)
     if not rows:
-        return ",".join(result.columns) + "\n"
+        return ",".join(result.columns) + "\r\n"
     frame = pd.DataFrame(rows)
     ordered = [column for column in result.columns if column in frame.columns]
     ordered += [column for column in frame.columns if column not in ordered]
     buffer = io.StringIO()
-    frame[ordered].to_csv(buffer, index=False)
+    frame[ordered].to_csv(buffer, index=False, lineterminator="\r\n")
     return buffer.getvalue()

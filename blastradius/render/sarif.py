@@ -20,6 +20,7 @@ from urllib.parse import quote
 
 from blastradius import __version__
 from blastradius.queries.audit import CHECKS, Check, Finding
+from blastradius.render.escape import json_controls_escaped
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 SARIF_VERSION = "2.1.0"
@@ -56,7 +57,9 @@ def render_sarif(findings: list[Finding], levels: dict[str, str], aws_files: dic
             "results": results,
         }],
     }
-    return json.dumps(log, indent=2, ensure_ascii=False)
+    # Names stay readable (ensure_ascii=False), and the controls that JSON writes raw are escaped
+    # so that printing the log on a terminal runs no escape sequence.
+    return json_controls_escaped(json.dumps(log, indent=2, ensure_ascii=False))
 
 
 def aws_bundle_files(snapshot: dict[str, Any]) -> dict[str, str]:

@@ -221,7 +221,7 @@ def test_csv_path_rows_drop_evidence() -> None:
 
 
 def test_csv_without_rows_is_header() -> None:
-    assert render_csv(result(message="no principal can obtain secret:payments/db")) == ",".join(WHO_CAN_COLUMNS) + "\n"
+    assert render_csv(result(message="no principal can obtain secret:payments/db")) == ",".join(WHO_CAN_COLUMNS) + "\r\n"
 
 
 def test_csv_none_is_empty_cell() -> None:
