@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +10,7 @@ import typer
 
 from blastradius.cli.common import EXIT_USAGE, fail
 from blastradius.config import Config, ConfigError, load_config
+from blastradius.files import write_atomically
 from blastradius.graph.builder import build_graph
 from blastradius.graph.model import CapabilityGraph
 from blastradius.queries.audit import run_audit
@@ -106,18 +105,9 @@ def _write_svg(svg: Path, dot_source: str) -> None:
 
 
 def _write(path: Path, content: str | bytes) -> None:
-    """Write a file atomically: a temporary file in the same folder, then a rename over the target."""
-    data = content.encode("utf-8") if isinstance(content, str) else content
+    """Write one output file atomically with mode 0600, exiting with code 2 when it cannot be written."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(descriptor, "wb") as handle:
-                handle.write(data)
-            os.replace(temporary, path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        write_atomically(path, content)
     except OSError as error:
         fail(f"cannot write {path}: {error.strerror or error}")
     typer.echo(f"wrote {path}", err=True)

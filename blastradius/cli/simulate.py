@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import typer
 
 from blastradius.cli.common import OutputFormat, emit, fail, load_graph
+from blastradius.files import write_atomically
 from blastradius.queries.refs import ReferenceLookupError
 from blastradius.queries.simulate import Simulation
 from blastradius.queries.simulate import simulate as simulate_query
+from blastradius.render.escape import terminal_text
 from blastradius.render.runbook import render_runbook, summary_lines
 
 
@@ -41,7 +41,8 @@ def simulate(
     _print(simulation, output)
     if runbook is not None:
         try:
-            _write_atomically(runbook, render_runbook(simulation))
+            # The runbook maps which secrets a leak exposes, so it gets the snapshot's mode 0600.
+            write_atomically(runbook, render_runbook(simulation))
         except OSError as error:
             fail(f"--runbook: cannot write {runbook}: {error.strerror or error}")
         typer.echo(f"wrote runbook {runbook}", err=True)
@@ -54,23 +55,4 @@ def _print(simulation: Simulation, output: OutputFormat) -> None:
     emit(simulation.result, output)
     if output == OutputFormat.table:
         for line in summary_lines(simulation):
-            typer.echo(line)
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    """Write a file through a temporary file in its folder and a rename, readable by its owner only.
-
-    The runbook maps which secrets a leak exposes, so it gets the snapshot's permissions.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temp_name, 0o600)
-        os.replace(temp_name, path)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
+            typer.echo(terminal_text(line))

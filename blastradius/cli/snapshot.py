@@ -8,8 +8,10 @@ from pathlib import Path
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from blastradius.cli.common import TableOrJson, fail
+from blastradius.render.escape import terminal_text
 from blastradius.snapshot import SnapshotError, load_snapshot, write_snapshot
 from blastradius.snapshot.merge import merge_snapshots
 from blastradius.snapshot.summary import summarize
@@ -50,31 +52,35 @@ def merge(
         merged = merge_snapshots([(str(path), load_snapshot(path)) for path in snapshot_files])
     except SnapshotError as error:
         fail(str(error))
-    written = write_snapshot(merged, output)
+    try:
+        written = write_snapshot(merged, output)
+    except OSError as error:
+        fail(f"cannot write {output}: {error.strerror or error}")
     typer.echo(f"wrote {written}: {len(merged['clusters'])} cluster(s), {len(merged['aws_accounts'])} AWS account(s)", err=True)
 
 
 def _print_summary(summary: dict) -> None:
+    """Print the summary as tables, with every value from the snapshot as plain text, never as markup."""
     console = Console(soft_wrap=True)
-    console.print(
+    console.print(_text(
         f"snapshot schema {summary['schema_version']}, collected {summary['collected_at']} "
         f"by blastradius {summary['tool'].get('version', '?')}"
-    )
+    ))
 
     for cluster in summary["clusters"]:
         origin = cluster["server"] or ", ".join(cluster["manifests"]) or "unknown"
-        table = Table(title=f"cluster {cluster['name']} ({origin})", title_justify="left")
+        table = Table(title=_text(f"cluster {cluster['name']} ({origin})"), title_justify="left")
         table.add_column("kind")
         table.add_column("objects", justify="right")
         for kind, count in cluster["kinds"].items():
-            table.add_row(kind, str(count))
+            table.add_row(_text(kind), str(count))
         for kind, count in cluster["skipped_kinds"].items():
-            table.add_row(f"{kind} (skipped)", str(count), style="dim")
+            table.add_row(_text(f"{kind} (skipped)"), str(count), style="dim")
         console.print(table)
 
     for account in summary["aws_accounts"]:
         regions = ", ".join(account["regions"]) or "no region"
-        table = Table(title=f"AWS account {account['account_id']} ({account['partition']}, {regions})", title_justify="left")
+        table = Table(title=_text(f"AWS account {account['account_id']} ({account['partition']}, {regions})"), title_justify="left")
         table.add_column("entity")
         table.add_column("count", justify="right")
         for name, count in account["counts"].items():
@@ -90,5 +96,10 @@ def _print_summary(summary: dict) -> None:
         table.add_column(column)
     for gap in gaps:
         scope = gap.get("namespace") or gap.get("region") or "all"
-        table.add_row(gap["source"], gap["resource"], scope, gap["reason"], gap["detail"])
+        cells = (gap["source"], gap["resource"], scope, gap["reason"], gap.get("detail") or "")
+        table.add_row(*(_text(cell) for cell in cells))
     console.print(table)
+
+
+def _text(value: str) -> Text:
+    return Text(terminal_text(value))

@@ -1,17 +1,33 @@
-"""Writing snapshots atomically and loading them with a schema-version check."""
+"""Writing snapshots atomically, and loading them as untrusted input.
+
+A snapshot file may come from elsewhere (a colleague, a CI artefact, a ticket). Loading bounds the
+file's size before reading it and the JSON's size while decompressing it, so a gzip bomb fails
+with a message instead of exhausting memory. It then checks the schema version and the types of
+every field the analysis indexes by. Keys it does not know are ignored, as a reader of schema
+1.x must do for minor versions newer than its own.
+"""
 
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import os
-import tempfile
 import zlib
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
+from blastradius.files import write_atomically
 from blastradius.snapshot.model import SCHEMA_VERSION
 
+
+MIB = 1024 * 1024
+# A snapshot of the M benchmark estate (26,000 objects) is 23 MB of JSON and 0.7 MB gzipped, so an
+# L estate, four times M, is an estimated 100 MB of JSON. These limits leave ten times that, and keep json.loads, which
+# needs several times the text's size in memory, within reach of a workstation.
+MAX_SNAPSHOT_FILE_BYTES = 256 * MIB
+MAX_SNAPSHOT_JSON_BYTES = 1024 * MIB
+_CHUNK_BYTES = MIB
 
 # A schema_version is `major.minor`; a longer one is not a version, and int() rejects more than
 # 4300 digits with a ValueError of its own.
@@ -32,55 +48,87 @@ def canonical_bytes(snapshot: dict[str, Any]) -> bytes:
 
 
 def write_snapshot(snapshot: dict[str, Any], path: str | os.PathLike[str]) -> Path:
-    """Write a snapshot atomically: a temporary file in the target folder, fsync, then rename.
+    """Write a snapshot atomically with mode 0600 (`files.write_atomically`) and return its path.
 
     A name ending in `.gz` is gzip-compressed (with a zero mtime, so equal content gives equal
-    bytes). The file is created readable by its owner only, because a snapshot maps who can reach
-    which secret. An interrupted run leaves the previous file, or none, never a truncated one.
+    bytes). The file is readable by its owner only, because a snapshot maps who can reach which
+    secret. An interrupted run leaves the previous file, or none, never a truncated one.
     """
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
     payload = canonical_bytes(snapshot)
     if target.name.endswith(".gz"):
         payload = gzip.compress(payload, mtime=0)
+    return write_atomically(target, payload)
 
-    fd, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+
+def _read_bytes(path: Path, max_file_bytes: int, max_json_bytes: int) -> bytes:
+    """Return the snapshot's JSON text, decompressed when the file is gzip, within both size limits."""
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(payload)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temp_name, 0o600)
-        os.replace(temp_name, target)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
-    return target
-
-
-def _read_bytes(path: Path) -> bytes:
-    try:
-        raw = path.read_bytes()
+        with path.open("rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            if size > max_file_bytes:
+                raise SnapshotError(f"{path}: snapshot file is {_size_text(size)}, larger than the "
+                                    f"{_size_text(max_file_bytes)} limit for snapshot files")
+            raw = _read_at_most(handle, max_file_bytes)
+            if raw is None:
+                raise SnapshotError(f"{path}: snapshot file is larger than the {_size_text(max_file_bytes)} "
+                                    "limit for snapshot files")
     except FileNotFoundError:
         raise SnapshotError(f"{path}: snapshot file not found") from None
     except OSError as error:
-        raise SnapshotError(f"{path}: cannot read snapshot: {error.strerror}") from None
+        raise SnapshotError(f"{path}: cannot read snapshot: {error.strerror or error}") from None
     if raw[:2] == b"\x1f\x8b":
-        try:
-            return gzip.decompress(raw)
-        except (OSError, EOFError, zlib.error) as error:
-            raise SnapshotError(f"{path}: corrupt gzip data ({error}); the file may be truncated") from None
+        return _decompressed(path, raw, max_json_bytes)
+    if len(raw) > max_json_bytes:
+        raise SnapshotError(f"{path}: snapshot is larger than the {_size_text(max_json_bytes)} limit for snapshot JSON")
     return raw
 
 
-def load_snapshot(path: str | os.PathLike[str]) -> dict[str, Any]:
+def _read_at_most(stream: BinaryIO, limit: int) -> bytes | None:
+    """Read a stream in chunks to its end, or return None as soon as it contains more than `limit` bytes.
+
+    Chunks, because `read(limit + 1)` allocates the whole limit up front. The size check before
+    this covers regular files, and this one covers FIFOs and devices, which report no size.
+    """
+    chunks: list[bytes] = []
+    total = 0
+    while chunk := stream.read(_CHUNK_BYTES):
+        total += len(chunk)
+        if total > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _decompressed(path: Path, compressed: bytes, max_json_bytes: int) -> bytes:
+    """Decompress gzip data in chunks, raising SnapshotError as soon as the output passes `max_json_bytes`."""
+    try:
+        with gzip.GzipFile(fileobj=io.BytesIO(compressed)) as stream:
+            text = _read_at_most(stream, max_json_bytes)
+    except (OSError, EOFError, zlib.error) as error:
+        raise SnapshotError(f"{path}: corrupt gzip data ({error}); the file may be truncated") from None
+    if text is None:
+        raise SnapshotError(f"{path}: decompressed snapshot is larger than the {_size_text(max_json_bytes)} limit "
+                            "for snapshot JSON; the file may be a decompression bomb")
+    return text
+
+
+def _size_text(size: int) -> str:
+    if size >= MIB:
+        return f"{size / MIB:.1f}".removesuffix(".0") + " MiB"
+    return f"{size:,} bytes"
+
+
+def load_snapshot(path: str | os.PathLike[str], *, max_file_bytes: int = MAX_SNAPSHOT_FILE_BYTES,
+                  max_json_bytes: int = MAX_SNAPSHOT_JSON_BYTES) -> dict[str, Any]:
     """Load a snapshot and check that this version of blastradius can read it.
 
-    Raises SnapshotError naming the file for unreadable or malformed files and for a schema major
-    version newer than this tool's.
+    Raises SnapshotError naming the file for unreadable or malformed files, for a file over
+    `max_file_bytes` or JSON over `max_json_bytes` once decompressed, and for a schema major
+    version this tool cannot read.
     """
     source = Path(path)
-    raw = _read_bytes(source)
+    raw = _read_bytes(source, max_file_bytes, max_json_bytes)
     try:
         snapshot = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
@@ -122,10 +170,12 @@ def load_snapshot(path: str | os.PathLike[str]) -> dict[str, Any]:
 def _shape_fault(snapshot: dict[str, Any]) -> str | None:
     """Return the first field whose type the analysis cannot rely on, as `json.path: problem`, or None.
 
-    Only the structure the graph builder indexes by is checked: the fields of each Kubernetes object
-    beyond kind and metadata.name are judged later, object by object, with a warning.
+    Only the structure that the graph builder and the summaries index by is checked: the fields of
+    each Kubernetes object beyond kind and metadata.name are judged later, object by object, with
+    a warning.
     """
     checks = (
+        _top_level_fault(snapshot),
         *(_cluster_fault(cluster, f"clusters[{index}]") for index, cluster in enumerate(snapshot["clusters"])),
         *(_account_fault(account, f"aws_accounts[{index}]") for index, account in enumerate(snapshot["aws_accounts"])),
         *(_gap_fault(gap, f"coverage_gaps[{index}]") for index, gap in enumerate(snapshot["coverage_gaps"])),
@@ -133,11 +183,21 @@ def _shape_fault(snapshot: dict[str, Any]) -> str | None:
     return next((fault for fault in checks if fault is not None), None)
 
 
+def _top_level_fault(snapshot: dict[str, Any]) -> str | None:
+    if not isinstance(snapshot.get("tool", {}), dict):
+        return f"tool: expected an object, got {_json_type(snapshot['tool'])}"
+    return _optional_string_fault(snapshot, "collected_at", "collected_at")
+
+
 def _cluster_fault(cluster: Any, path: str) -> str | None:
     if not isinstance(cluster, dict):
         return f"{path}: expected an object, got {_json_type(cluster)}"
     if not isinstance(cluster.get("name"), str):
         return f"{path}.name: expected a string, got {_json_type(cluster.get('name'))}"
+    fault = (_optional_string_fault(cluster, "server", path) or _optional_string_fault(cluster, "oidc_issuer", path)
+             or _string_list_fault(cluster, "manifests", path) or _counts_fault(cluster, "skipped_kinds", path))
+    if fault is not None:
+        return fault
     objects = cluster.get("objects", [])
     if not isinstance(objects, list):
         return f"{path}.objects: expected a list, got {_json_type(objects)}"
@@ -160,6 +220,9 @@ def _account_fault(account: Any, path: str) -> str | None:
         return f"{path}: expected an object, got {_json_type(account)}"
     if not isinstance(account.get("account_id"), str):
         return f"{path}.account_id: expected a string, got {_json_type(account.get('account_id'))}"
+    fault = _optional_string_fault(account, "partition", path) or _string_list_fault(account, "regions", path)
+    if fault is not None:
+        return fault
     for field in ACCOUNT_ENTITY_LISTS:
         entries = account.get(field, [])
         if not isinstance(entries, list):
@@ -176,6 +239,41 @@ def _gap_fault(gap: Any, path: str) -> str | None:
     for field in ("source", "reason", "resource"):
         if not isinstance(gap.get(field), str):
             return f"{path}.{field}: expected a string, got {_json_type(gap.get(field))}"
+    for field in ("namespace", "region", "detail"):
+        fault = _optional_string_fault(gap, field, path)
+        if fault is not None:
+            return fault
+    return None
+
+
+def _optional_string_fault(section: dict[str, Any], field: str, path: str) -> str | None:
+    """Return the fault of a field that must be a string or null when present, or None."""
+    value = section.get(field)
+    if value is None or isinstance(value, str):
+        return None
+    where = field if field == path else f"{path}.{field}"
+    return f"{where}: expected a string or null, got {_json_type(value)}"
+
+
+def _string_list_fault(section: dict[str, Any], field: str, path: str) -> str | None:
+    """Return the fault of a field that must be a list of strings when present, or None."""
+    value = section.get(field, [])
+    if not isinstance(value, list):
+        return f"{path}.{field}: expected a list, got {_json_type(value)}"
+    wrong = next((position for position, item in enumerate(value) if not isinstance(item, str)), None)
+    if wrong is not None:
+        return f"{path}.{field}[{wrong}]: expected a string, got {_json_type(value[wrong])}"
+    return None
+
+
+def _counts_fault(section: dict[str, Any], field: str, path: str) -> str | None:
+    """Return the fault of a field that must be an object of counts (kind → number) when present, or None."""
+    value = section.get(field) or {}
+    if not isinstance(value, dict):
+        return f"{path}.{field}: expected an object, got {_json_type(value)}"
+    wrong = next((key for key, count in value.items() if isinstance(count, bool) or not isinstance(count, int)), None)
+    if wrong is not None:
+        return f"{path}.{field}.{wrong}: expected a number, got {_json_type(value[wrong])}"
     return None
 
 

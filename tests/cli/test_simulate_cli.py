@@ -187,7 +187,7 @@ def test_runbook_disk_full_leaves_nothing(runner: CliRunner, snapshot: Path, tmp
     def full_disk(descriptor: int) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("blastradius.cli.simulate.os.fsync", full_disk)
+    monkeypatch.setattr("blastradius.files.os.fsync", full_disk)
     target = tmp_path / "rb.md"
 
     result = runner.invoke(app, ["simulate", ESO_GLOBAL, "-s", str(snapshot), "--runbook", str(target)])

@@ -93,7 +93,7 @@ def test_failed_write_keeps_old_file(tmp_path: Path, monkeypatch: pytest.MonkeyP
 def test_failed_rename_leaves_no_temp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     target = tmp_path / "snapshot.json"
 
-    def failing_replace(source: str, destination: str) -> None:
+    def failing_replace(source: str, destination: str, **_: object) -> None:
         raise PermissionError(13, "Permission denied")
 
     monkeypatch.setattr(os, "replace", failing_replace)
