@@ -9,6 +9,7 @@ import pickle
 import stat
 import struct
 import threading
+import weakref
 import zlib
 from collections.abc import Callable
 from pathlib import Path
@@ -131,6 +132,18 @@ def test_cached_authorizations_still_evaluate(cache_folder: Path, snapshot_file:
     decision = loaded.authorizations.evaluate(API_ROLE, "secretsmanager:GetSecretValue", secret_arn(secret_name))
 
     assert decision.effect == effect
+
+
+def test_dropped_cached_graph_is_freed(cache_folder: Path, snapshot_file: Path) -> None:
+    cache.cached_graph(snapshot_file)
+    loaded = cache.cached_graph(snapshot_file)
+    reference = weakref.ref(loaded)
+    authorizations = weakref.ref(loaded.authorizations)
+
+    del loaded
+
+    assert reference() is None
+    assert authorizations() is None
 
 
 def test_miss_stores_private_files(cache_folder: Path, snapshot_file: Path) -> None:
@@ -392,7 +405,7 @@ def test_rename_sees_complete_file(cache_folder: Path, snapshot_file: Path, monk
     (target_existed, written), = seen
     assert target_existed is False
     assert written == _only_entry(cache_folder).read_bytes()
-    assert cache._checked_payload(written)
+    assert len(cache._checked_payload(written)) == len(written) - len(cache.MAGIC) - cache.HEADER.size
 
 
 def test_unpicklable_graph_is_not_stored(cache_folder: Path, snapshot_file: Path, caplog: pytest.LogCaptureFixture,
@@ -512,3 +525,4 @@ def test_query_command_uses_cache(cache_folder: Path, snapshot_file: Path, build
     assert first.exit_code == 0
     assert second.stdout == first.stdout
     assert len(builds) == 1
+
