@@ -463,6 +463,7 @@ class EsoGraph:
 
     def _add_cluster_external_secrets(self) -> None:
         namespaces = [{"metadata": {"name": name, "labels": labels}} for name, labels in sorted(self.index.namespaces.items())]
+        existing = {(es["metadata"].get("namespace"), es["metadata"]["name"]) for es in self.index.eso.get("ExternalSecret", [])}
         for ces in self.index.eso.get("ClusterExternalSecret", []):
             try:
                 selected = eso.cluster_external_secret_namespaces(ces, namespaces)
@@ -470,7 +471,6 @@ class EsoGraph:
             except (eso.EsoError, ValueError) as error:
                 self.warn(f"{object_label(ces)}: {error}")
                 continue
-            existing = {(es["metadata"].get("namespace"), es["metadata"]["name"]) for es in self.index.eso.get("ExternalSecret", [])}
             for es in expanded:
                 # A live cluster (or a dump of one) already contains the ExternalSecrets the controller created.
                 if (es["metadata"]["namespace"], es["metadata"]["name"]) not in existing:

@@ -54,6 +54,7 @@ class KubernetesGraph:
         self.index = index
         self.cluster = index.name
         self.rights = SubjectRights()
+        self._namespaces_with_workloads = {obj["metadata"].get("namespace") for obj in index.workloads}
 
     # --- nodes ----------------------------------------------------------------------------------
 
@@ -178,15 +179,18 @@ class KubernetesGraph:
             self.serviceaccount_node(namespace, name)
         for namespace, name in sorted(self.index.secrets):
             self.secret_node(namespace, name)
+        accounts_by_namespace: dict[str, list[str]] = {}
+        for sa_namespace, name in self.index.service_accounts:
+            accounts_by_namespace.setdefault(sa_namespace, []).append(name)
         for namespace in sorted(self.index.namespaces):
-            self._link_namespace_sets(namespace)
+            self._link_namespace_sets(namespace, accounts_by_namespace.get(namespace, []))
 
         self._add_workloads()
         self._add_legacy_token_secrets()
         for capability in capabilities:
             self._add_capability(capability)
 
-    def _link_namespace_sets(self, namespace: str) -> None:
+    def _link_namespace_sets(self, namespace: str, service_accounts: list[str]) -> None:
         pods = self.pod_set_node(namespace)
         self.graph.add_edge(pods, self.secret_set_node(namespace), "mounts",
                             f"a new pod in {namespace} can mount any Secret of {namespace}",
@@ -194,10 +198,9 @@ class KubernetesGraph:
         self.graph.add_edge(pods, self.sa_set_node(namespace), "runs_as",
                             f"a new pod in {namespace} can run as any ServiceAccount of {namespace}")
         sa_set = self.sa_set_node(namespace)
-        for sa_namespace, name in self.index.service_accounts:
-            if sa_namespace == namespace:
-                node = self.serviceaccount_node(namespace, name)
-                self.graph.add_edge(sa_set, node, "contains", f"{self.graph.name(node)} is a ServiceAccount of {namespace}")
+        for name in service_accounts:
+            node = self.serviceaccount_node(namespace, name)
+            self.graph.add_edge(sa_set, node, "contains", f"{self.graph.name(node)} is a ServiceAccount of {namespace}")
 
     def _add_workloads(self) -> None:
         for obj in self.index.workloads:
@@ -275,8 +278,8 @@ class KubernetesGraph:
                 return [(self.pod_set_node(namespace), "rbac_create_workloads")]
             # Update or patch alone rewrites workloads that exist, whose pod template may name any
             # ServiceAccount of the namespace; without one in scope it reaches nothing.
-            with_workloads = sorted({obj["metadata"].get("namespace") for obj in self.index.workloads
-                                     if capability.scope in (None, obj["metadata"].get("namespace"))})
+            with_workloads = sorted(namespace for namespace in self._namespaces_with_workloads
+                                    if capability.scope in (None, namespace))
             return [(self.pod_set_node(ns), "rbac_create_workloads") for ns in with_workloads]
         if name == "exec_pods":
             if names is None:
