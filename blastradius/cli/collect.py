@@ -9,13 +9,20 @@ import typer
 
 from blastradius.cli.common import EXIT_FINDINGS, fail
 from blastradius.collectors.errors import CollectionError
+from blastradius.collectors.input_limits import DEFAULT_MAX_FILE_BYTES, MIB
 from blastradius.snapshot import Collection, assemble, write_snapshot
 
 log = logging.getLogger(__name__)
 
 
 def collect(
-    manifests: list[str] = typer.Option([], "--manifests", help="Manifest file or folder (walked recursively), or - for stdin. Repeatable."),
+    manifests: list[str] = typer.Option(
+        [],
+        "--manifests",
+        help="Manifest file or folder, or - for stdin. Repeatable. A folder is walked recursively for *.yaml, *.yml and "
+        "*.json files, and other files are skipped. A manifest file that is not UTF-8 or UTF-16 text (NUL bytes, "
+        "invalid UTF-8) is an error.",
+    ),
     cluster_name: str | None = typer.Option(None, "--cluster-name", help="Name of the cluster in the snapshot (default: the kubeconfig context, or 'cluster' for manifests)."),
     namespace: str = typer.Option("default", "-n", "--namespace", help="Namespace for namespaced manifest objects that name none, as kubectl apply -n."),
     oidc_issuer: str | None = typer.Option(None, "--oidc-issuer", help="The cluster's ServiceAccount token issuer URL, used to match IRSA trust policies."),
@@ -26,6 +33,12 @@ def collect(
     aws_profile: str | None = typer.Option(None, "--aws-profile", help="AWS profile for --aws."),
     aws_regions: list[str] = typer.Option([], "--aws-region", help="AWS region to collect Secrets Manager and KMS from. Repeatable."),
     aws_json: list[Path] = typer.Option([], "--aws-json", help="AWS CLI output or blastradius bundle file. Repeatable."),
+    max_file_size: int = typer.Option(
+        DEFAULT_MAX_FILE_BYTES // MIB,
+        "--max-file-size",
+        min=1,
+        help="Largest manifest or --aws-json file to read, in MiB. A larger file is rejected before it is read.",
+    ),
     output: Path | None = typer.Option(None, "-o", "--output", help="Snapshot file to write (default: snapshots/<cluster>.json.gz)."),
     strict: bool = typer.Option(False, "--strict", help="Exit 1 when the collection has coverage gaps."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress display on stderr during live collection."),
@@ -46,12 +59,21 @@ def collect(
     if (aws_profile or aws_regions) and not aws:
         fail("--aws-profile and --aws-region apply to a live AWS collection: add --aws")
 
+    max_file_bytes = max_file_size * MIB
     collection = Collection()
     try:
         if manifests:
             from blastradius.collectors.manifests import collect_manifests
 
-            collection.extend(collect_manifests(manifests, cluster_name or "cluster", oidc_issuer=oidc_issuer, namespace=namespace))
+            collection.extend(
+                collect_manifests(
+                    manifests,
+                    cluster_name or "cluster",
+                    oidc_issuer=oidc_issuer,
+                    namespace=namespace,
+                    max_file_bytes=max_file_bytes,
+                )
+            )
         if live_cluster:
             from blastradius.collectors.kubernetes import collect_cluster
 
@@ -68,7 +90,7 @@ def collect(
         if aws_json:
             from blastradius.collectors.aws_files import collect_aws_files
 
-            collection.extend(collect_aws_files([str(path) for path in aws_json]))
+            collection.extend(collect_aws_files([str(path) for path in aws_json], max_file_bytes=max_file_bytes))
         if aws:
             from blastradius.collectors.aws import collect_aws
 

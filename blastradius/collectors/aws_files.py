@@ -34,6 +34,7 @@ from blastradius.collectors.aws_normalize import (
     require_object,
 )
 from blastradius.collectors.errors import CollectionError
+from blastradius.collectors.input_limits import DEFAULT_MAX_FILE_BYTES, read_limited
 from blastradius.snapshot import Collection, coverage_gap
 
 log = logging.getLogger(__name__)
@@ -74,15 +75,16 @@ class _AccountData:
     origin: list[str] = field(default_factory=list)
 
 
-def collect_aws_files(paths: list[str]) -> Collection:
+def collect_aws_files(paths: list[str], *, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) -> Collection:
     """Read AWS CLI outputs and bundles, and return one account section per AWS account found.
 
-    Raises CollectionError naming the file and the fault for unreadable files, files of no known
-    shape, invalid ARNs and managed policies without a default version.
+    Raises CollectionError naming the file and the fault for unreadable files, files larger than
+    `max_file_bytes` (checked before they are read), files of no known shape, invalid ARNs and
+    managed policies without a default version.
     """
     file_data: list[tuple[str, list[_AccountData]]] = []
     for path in paths:
-        document = _read_json(path)
+        document = _read_json(path, max_file_bytes)
         try:
             file_data.append((path, _account_data_of(document)))
         except AwsInputError as error:
@@ -99,10 +101,10 @@ def collect_aws_files(paths: list[str]) -> Collection:
     return collection
 
 
-def _read_json(path: str) -> object:
+def _read_json(path: str, max_bytes: int) -> object:
     try:
         with open(path, "rb") as handle:
-            raw = handle.read()
+            raw = read_limited(handle, path, max_bytes)
     except FileNotFoundError:
         raise CollectionError(f"{path}: AWS JSON file not found") from None
     except OSError as error:

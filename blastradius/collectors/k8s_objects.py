@@ -62,6 +62,19 @@ KEPT_KINDS: dict[str, set[str]] = {
     PROMETHEUS_GROUP: {"PrometheusRule"},
 }
 WHOLE_GROUPS_KEPT = {GENERATORS_GROUP}
+# API versions whose fields blastradius reads, by group. Objects of another version of a kept group
+# are still read the same way, with a warning, because the fields it reads kept their names so far.
+KNOWN_VERSIONS: dict[str, frozenset[str]] = {
+    CORE_GROUP: frozenset({"v1"}),
+    RBAC_GROUP: frozenset({"v1", "v1beta1", "v1alpha1"}),
+    "apps": frozenset({"v1", "v1beta2", "v1beta1"}),
+    "batch": frozenset({"v1", "v1beta1", "v2alpha1"}),
+    ESO_GROUP: frozenset({"v1", "v1beta1", "v1alpha1"}),
+    GENERATORS_GROUP: frozenset({"v1alpha1"}),
+    ADMISSION_GROUP: frozenset({"v1", "v1beta1", "v1alpha1"}),
+    KYVERNO_GROUP: frozenset({"v1", "v2beta1"}),
+    PROMETHEUS_GROUP: frozenset({"v1"}),
+}
 SPEC_ONLY_GROUPS = {ADMISSION_GROUP, KYVERNO_GROUP, PROMETHEUS_GROUP}
 
 LAST_APPLIED_ANNOTATION = "kubectl.kubernetes.io/last-applied-configuration"
@@ -82,6 +95,17 @@ def is_kept(api_version: str, kind: str) -> bool:
     """Return whether blastradius keeps objects of this apiVersion and kind in a snapshot."""
     group = api_group(api_version)
     return group in WHOLE_GROUPS_KEPT or kind in KEPT_KINDS.get(group, ())
+
+
+def is_known_version(api_version: str) -> bool:
+    """Return whether the version part of an apiVersion is one that blastradius supports for its group."""
+    group, _, version = api_version.rpartition("/")
+    return version in KNOWN_VERSIONS.get(group, ())
+
+
+def groups_keeping(kind: str) -> list[str]:
+    """Return the API groups from which blastradius keeps objects of this kind, sorted ("" is the core group)."""
+    return sorted(group for group, kinds in KEPT_KINDS.items() if kind in kinds)
 
 
 def describe_object(kind: str | None, metadata: Any) -> str:
@@ -148,16 +172,21 @@ def normalize_object(
     return normalized
 
 
+def require_string(label: str, field: str, value: Any) -> str:
+    """Return a required string field. Raise ObjectError saying whether it is missing or of another type."""
+    if value is None or value == "":
+        raise ObjectError(f"{label}: missing {field}")
+    if not isinstance(value, str):
+        raise ObjectError(f"{label}: {field} must be a string, got {type_name(value)}")
+    return value
+
+
 def _check_identity(label: str, kind: Any, api_version: Any, metadata: Any) -> None:
-    if not isinstance(kind, str) or not kind:
-        raise ObjectError(f"{label}: missing kind")
-    if not isinstance(api_version, str) or not api_version:
-        raise ObjectError(f"{label}: missing apiVersion")
+    require_string(label, "kind", kind)
+    require_string(label, "apiVersion", api_version)
     if not isinstance(metadata, dict):
         raise ObjectError(f"{label}: metadata must be a mapping, got {type_name(metadata)}")
-    name = metadata.get("name")
-    if not isinstance(name, str) or not name:
-        raise ObjectError(f"{label}: missing metadata.name")
+    require_string(label, "metadata.name", metadata.get("name"))
     namespace = metadata.get("namespace")
     if namespace is not None and not isinstance(namespace, str):
         raise ObjectError(f"{label}: metadata.namespace must be a string, got {type_name(namespace)}")
@@ -217,7 +246,7 @@ def _service_account_fields(label: str, obj: dict[str, Any]) -> dict[str, Any]:
     secrets = _list_of_mappings(label, "secrets", obj.get("secrets"))
     return {
         "secrets": [secret["name"] for secret in secrets if isinstance(secret.get("name"), str)],
-        "automountServiceAccountToken": obj.get("automountServiceAccountToken"),
+        "automountServiceAccountToken": _optional_bool(label, "automountServiceAccountToken", obj.get("automountServiceAccountToken")),
     }
 
 
@@ -241,12 +270,18 @@ def summarize_pod(label: str, kind: str, spec: dict[str, Any]) -> dict[str, Any]
     a Pod, and null for a DaemonSet, which runs one pod per matching node.
     """
     pod_spec = _pod_spec(label, kind, spec)
-    service_account = pod_spec.get("serviceAccountName") or pod_spec.get("serviceAccount") or "default"
+    service_account = (
+        _optional_string(label, "serviceAccountName", pod_spec.get("serviceAccountName"))
+        or _optional_string(label, "serviceAccount", pod_spec.get("serviceAccount"))
+        or "default"
+    )
     return {
         "serviceAccountName": service_account,
-        "automountServiceAccountToken": pod_spec.get("automountServiceAccountToken"),
+        "automountServiceAccountToken": _optional_bool(
+            label, "automountServiceAccountToken", pod_spec.get("automountServiceAccountToken")
+        ),
         "replicas": _replicas(label, kind, spec),
-        "nodeName": pod_spec.get("nodeName"),
+        "nodeName": _optional_string(label, "nodeName", pod_spec.get("nodeName")),
         "secretRefs": _secret_refs(label, pod_spec),
     }
 
@@ -436,6 +471,20 @@ def _list_of_mappings(label: str, field: str, value: Any) -> list[dict[str, Any]
         return []
     if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
         raise ObjectError(f"{label}: {field} must be a list of mappings")
+    return value
+
+
+def _optional_string(label: str, field: str, value: Any) -> str | None:
+    """Return a string field, or None when it is absent or null. Raise ObjectError for another type."""
+    if value is not None and not isinstance(value, str):
+        raise ObjectError(f"{label}: {field} must be a string, got {type_name(value)}")
+    return value
+
+
+def _optional_bool(label: str, field: str, value: Any) -> bool | None:
+    """Return a boolean field, or None when it is absent or null. Raise ObjectError for another type."""
+    if value is not None and not isinstance(value, bool):
+        raise ObjectError(f"{label}: {field} must be true or false, got {type_name(value)}")
     return value
 
 

@@ -24,7 +24,19 @@ from typing import Any, TextIO
 import yaml
 
 from blastradius.collectors.errors import CollectionError
-from blastradius.collectors.k8s_objects import ObjectError, api_group, describe_object, is_kept, normalize_object, type_name
+from blastradius.collectors.input_limits import DEFAULT_MAX_FILE_BYTES, InputTooLargeError, read_limited, too_large_message
+from blastradius.collectors.k8s_objects import (
+    KNOWN_VERSIONS,
+    ObjectError,
+    api_group,
+    describe_object,
+    groups_keeping,
+    is_kept,
+    is_known_version,
+    normalize_object,
+    require_string,
+    type_name,
+)
 from blastradius.snapshot import Collection
 
 log = logging.getLogger(__name__)
@@ -170,6 +182,45 @@ class _Entry:
         return ManifestError(f"{self.file}:{self.line}: {self.where}: {message}")
 
 
+class _ApiVersionNotes:
+    """Objects whose apiVersion blastradius may misread, warned about once per apiVersion and kind.
+
+    Two cases: a kind that blastradius keeps, written with another API group (`v1` Role,
+    `extensions/v1beta1` Deployment), is skipped, so whatever it grants or mounts is missing. A
+    kept kind with a version that blastradius does not support is kept, and the analysis may
+    misread or skip it.
+    """
+
+    def __init__(self) -> None:
+        self._first: dict[tuple[str, str], tuple[_Entry, bool]] = {}
+        self._counts: Counter[tuple[str, str]] = Counter()
+
+    def record(self, entry: _Entry, api_version: str, kind: str, is_kept_object: bool) -> None:
+        if is_kept_object and is_known_version(api_version):
+            return
+        if not is_kept_object and not groups_keeping(kind):
+            return
+        key = (api_version, kind)
+        self._first.setdefault(key, (entry, is_kept_object))
+        self._counts[key] += 1
+
+    def log_warnings(self) -> None:
+        for (api_version, kind), (entry, is_kept_object) in self._first.items():
+            count = self._counts[(api_version, kind)]
+            others = f" (and {count - 1} more of this apiVersion and kind)" if count > 1 else ""
+            where = f"{entry.file}:{entry.line}: {entry.where}: {describe_object(kind, entry.content.get('metadata'))}"
+            if is_kept_object:
+                group = api_group(api_version)
+                known = ", ".join(sorted(KNOWN_VERSIONS.get(group, ())))
+                log.warning("%s%s: apiVersion %s is not a version blastradius supports (it reads %s of this API group), "
+                            "so the analysis may misread or skip it", where, others, api_version, known)
+            else:
+                groups = " or ".join(group or "the core group (v1)" for group in groups_keeping(kind))
+                log.warning("%s%s: apiVersion %s is not an API group blastradius reads %s from (%s). The object is "
+                            "skipped, so what it grants or mounts is missing from the snapshot. Correct the apiVersion "
+                            "if it is meant as one", where, others, api_version, kind, groups)
+
+
 def collect_manifests(
     paths: list[str],
     cluster_name: str,
@@ -177,14 +228,17 @@ def collect_manifests(
     oidc_issuer: str | None = None,
     stdin: TextIO | None = None,
     namespace: str = DEFAULT_NAMESPACE,
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
 ) -> Collection:
     """Read manifests into one cluster section with the kept objects, normalised, and skipped-kind counts.
 
     `paths` are files, folders (walked recursively for *.yaml, *.yml and *.json, skipping names
-    that start with a dot) or `-` for standard input, read from `stdin` when given.
+    that start with a dot and every other file) or `-` for standard input, read from `stdin` when
+    given.
 
-    Raises ManifestError naming the file and line. The causes are a missing path, a file that
-    is not YAML or JSON text, a syntax error, a document without kind or apiVersion, a kept
+    Raises ManifestError naming the file and line. The causes are a missing path, a file larger
+    than `max_file_bytes` (checked before it is read), a file that is not YAML or JSON text (NUL
+    bytes, invalid UTF-8), a syntax error, a document without kind or apiVersion, a kept
     object that cannot be normalised, and an object defined twice. Kinds that are not kept need
     no metadata.name, so files such as a kustomization.yaml are only counted. A namespaced object
     that names no namespace is put in `namespace`, as `kubectl apply -n` would.
@@ -192,14 +246,15 @@ def collect_manifests(
     objects: list[dict[str, Any]] = []
     skipped_kinds: Counter[str] = Counter()
     first_seen: dict[tuple[str, str, str, str], _Entry] = {}
+    version_notes = _ApiVersionNotes()
     files = _manifest_files(paths)
 
     with _cyclic_gc_paused():
         for display_name, file_path in files:
-            text = _read_stdin(stdin) if file_path is None else _read_file(display_name, file_path)
+            text = _read_stdin(stdin, max_file_bytes) if file_path is None else _read_file(display_name, file_path, max_file_bytes)
             kept_before, skipped_before = len(objects), sum(skipped_kinds.values())
             for entry in _entries(display_name, file_path, text):
-                _collect_entry(entry, objects, skipped_kinds, first_seen, namespace)
+                _collect_entry(entry, objects, skipped_kinds, first_seen, namespace, version_notes)
             log.debug(
                 "read %s: %d kept objects, %d skipped",
                 display_name,
@@ -207,6 +262,7 @@ def collect_manifests(
                 sum(skipped_kinds.values()) - skipped_before,
             )
 
+    version_notes.log_warnings()
     log.info(
         "collected %d objects from %d manifest files for cluster %s (%d of other kinds skipped)",
         len(objects),
@@ -248,18 +304,21 @@ def _collect_entry(
     skipped_kinds: Counter[str],
     first_seen: dict[tuple[str, str, str, str], _Entry],
     default_namespace: str,
+    version_notes: _ApiVersionNotes,
 ) -> None:
     """Normalise one kept object into `objects`, or count it in `skipped_kinds`."""
     content = entry.content
     if not isinstance(content, dict):
         raise entry.error(f"expected a Kubernetes object (a mapping), got {type_name(content)}")
-    kind = content.get("kind")
-    api_version = content.get("apiVersion")
-    if not isinstance(kind, str) or not kind:
-        raise entry.error(f"{describe_object(None, content.get('metadata'))}: missing kind")
-    if not isinstance(api_version, str) or not api_version:
-        raise entry.error(f"{describe_object(kind, content.get('metadata'))}: missing apiVersion")
-    if not is_kept(api_version, kind):
+    raw_metadata = content.get("metadata")
+    try:
+        kind = require_string(describe_object(None, raw_metadata), "kind", content.get("kind"))
+        api_version = require_string(describe_object(kind, raw_metadata), "apiVersion", content.get("apiVersion"))
+    except ObjectError as error:
+        raise entry.error(str(error)) from None
+    is_kept_object = is_kept(api_version, kind)
+    version_notes.record(entry, api_version, kind, is_kept_object)
+    if not is_kept_object:
         skipped_kinds[kind] += 1
         return
 
@@ -310,10 +369,11 @@ def _manifest_files(paths: list[str]) -> list[tuple[str, Path | None]]:
 def _expand_path(given: str) -> list[tuple[str, Path]]:
     """Return the file itself, or every manifest file under a folder, sorted by relative path."""
     path = Path(given)
-    if path.is_file():
-        return [(given, path)]
-    if not path.is_dir():
+    if not path.exists():
         raise ManifestError(f"{given}: manifest path not found")
+    if not path.is_dir():
+        # Regular files, and also pipes such as the /dev/fd/63 of a shell's process substitution.
+        return [(given, path)]
 
     found: list[tuple[tuple[str, ...], str]] = []
     for folder, subfolders, file_names in os.walk(path):
@@ -329,23 +389,32 @@ def _expand_path(given: str) -> list[tuple[str, Path]]:
     return [(os.path.join(given, relative), path / relative) for _, relative in sorted(found)]
 
 
-def _read_file(display_name: str, file_path: Path) -> str:
+def _read_file(display_name: str, file_path: Path, max_bytes: int) -> str:
     try:
-        raw = file_path.read_bytes()
+        with file_path.open("rb") as handle:
+            raw = read_limited(handle, display_name, max_bytes)
     except OSError as error:
         raise ManifestError(f"{display_name}: cannot read the file: {error.strerror}") from None
+    except InputTooLargeError as error:
+        raise ManifestError(str(error)) from None
     return _decode_text(display_name, raw)
 
 
-def _read_stdin(stdin: TextIO | None) -> str:
+def _read_stdin(stdin: TextIO | None, max_bytes: int) -> str:
+    """Read standard input, or the given text stream, up to `max_bytes` (counted in characters for a text-only stream)."""
     stream = stdin if stdin is not None else sys.stdin
     buffer = getattr(stream, "buffer", None)
-    if buffer is not None:
-        return _decode_text(STDIN_NAME, buffer.read())
     try:
-        return stream.read().lstrip("\ufeff")
+        if buffer is not None:
+            return _decode_text(STDIN_NAME, read_limited(buffer, STDIN_NAME, max_bytes))
+        text = stream.read(max_bytes + 1)
+    except InputTooLargeError as error:
+        raise ManifestError(str(error)) from None
     except UnicodeDecodeError:
         raise ManifestError(f"{STDIN_NAME}: not a text file: expected YAML or JSON manifests") from None
+    if len(text) > max_bytes:
+        raise ManifestError(too_large_message(STDIN_NAME, max_bytes, None))
+    return text.lstrip("\ufeff")
 
 
 def _decode_text(display_name: str, raw: bytes) -> str:

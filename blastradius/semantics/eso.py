@@ -131,7 +131,7 @@ def refresh_interval_seconds(value: str | None) -> float:
 
 def _require_kind(obj: Any, kinds: Sequence[str]) -> None:
     if not isinstance(obj, Mapping):
-        raise EsoError(f"expected a Kubernetes object as a mapping, got {type(obj).__name__}")
+        raise EsoError(f"expected a Kubernetes object as a mapping, got {_type_name(obj)}")
     if obj.get("kind") not in kinds:
         raise EsoError(f"{describe_object(obj)}: expected kind {' or '.join(kinds)}")
     api_version = obj.get("apiVersion")
@@ -145,12 +145,22 @@ def _require_kind(obj: Any, kinds: Sequence[str]) -> None:
         )
 
 
+def _type_name(value: Any) -> str:
+    """Name a value's type as YAML does (mapping, list, string), because manifests are written in YAML."""
+    if value is None:
+        return "null"
+    if isinstance(value, Mapping):
+        return "mapping"
+    names = {list: "list", str: "string", bool: "boolean", int: "integer", float: "number"}
+    return names.get(type(value), type(value).__name__)
+
+
 def _mapping(value: Any, obj: Mapping[str, Any], path: str) -> Mapping[str, Any]:
     """Return `value` as a mapping (absent means empty), or raise naming the field."""
     if value is None:
         return {}
     if not isinstance(value, Mapping):
-        raise EsoError(f"{describe_object(obj)}: {path} must be a mapping, got {type(value).__name__}")
+        raise EsoError(f"{describe_object(obj)}: {path} must be a mapping, got {_type_name(value)}")
     return value
 
 
@@ -158,7 +168,7 @@ def _optional_string(value: Any, obj: Mapping[str, Any], path: str) -> str | Non
     """Return `value` as a string (absent means None), or raise naming the field."""
     if value is None or isinstance(value, str):
         return value
-    raise EsoError(f"{describe_object(obj)}: {path} must be a string, got {type(value).__name__}")
+    raise EsoError(f"{describe_object(obj)}: {path} must be a string, got {_type_name(value)}")
 
 
 def _sequence(value: Any, obj: Mapping[str, Any], path: str) -> list[Any]:
@@ -166,7 +176,7 @@ def _sequence(value: Any, obj: Mapping[str, Any], path: str) -> list[Any]:
     if value is None:
         return []
     if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
-        raise EsoError(f"{describe_object(obj)}: {path} must be a list, got {type(value).__name__}")
+        raise EsoError(f"{describe_object(obj)}: {path} must be a list, got {_type_name(value)}")
     return list(value)
 
 
@@ -267,14 +277,16 @@ def store_admits_namespace(
     if store["kind"] == SECRET_STORE:
         return _secret_store_admission(store, namespace)
 
-    conditions = _sequence(_spec(store).get("conditions"), store, "spec.conditions")
+    conditions = [
+        _mapping(condition, store, f"spec.conditions[{index}]")
+        for index, condition in enumerate(_sequence(_spec(store).get("conditions"), store, "spec.conditions"))
+    ]
     if not conditions:
         return Admission(True, f"ClusterSecretStore {_name(store)} has no conditions, so every namespace may use it")
 
     labels = _namespace_labels(namespace, namespace_labels)
     warnings: list[str] = []
     for number, condition in enumerate(conditions, start=1):
-        condition = _mapping(condition, store, f"spec.conditions[{number - 1}]")
         matched_part = _condition_match(store, number, condition, namespace, labels, warnings)
         if matched_part:
             reason = (
@@ -314,7 +326,8 @@ def _condition_match(
     if selector is not None and _selector_matches(_mapping(selector, store, "namespaceSelector"), labels, where=where):
         return f"namespaceSelector: {_format_selector(selector)}"
 
-    if namespace in [str(name) for name in condition.get("namespaces") or []]:
+    names = _sequence(condition.get("namespaces"), store, f"spec.conditions[{number - 1}].namespaces")
+    if namespace in [str(name) for name in names]:
         return f"namespaces: {namespace}"
 
     for pattern in _sequence(condition.get("namespaceRegexes"), store, f"spec.conditions[{number - 1}].namespaceRegexes"):
@@ -333,7 +346,7 @@ def _condition_match(
     return None
 
 
-def _summarise_conditions(store: Mapping[str, Any], conditions: list[Any]) -> str:
+def _summarise_conditions(store: Mapping[str, Any], conditions: list[Mapping[str, Any]]) -> str:
     """List every admitting part of all conditions; they are all ORed, so the union is the rule."""
     names: list[str] = []
     selectors: list[str] = []
@@ -671,9 +684,20 @@ def resolve_store_identity(
 
 
 def _resolve_provider_identity(provider_name: str, block: Mapping[str, Any], scope: _RefScope) -> StoreIdentity:
+    """Run the provider's resolver, raising EsoError when a field of its auth block has the wrong type.
+
+    The resolvers read optional nested fields with `.get`, so a list or a scalar where ESO expects
+    an object surfaces as AttributeError or TypeError. Only the block's own data is read here.
+    """
     builder = _IdentityBuilder(scope, provider_name)
     resolver = _PROVIDER_RESOLVERS.get(provider_name, _other_identity)
-    resolver(block, builder)
+    try:
+        resolver(block, builder)
+    except (AttributeError, TypeError) as error:
+        raise EsoError(
+            f"{scope.owner}: spec.provider.{provider_name} has a field of the wrong type ({error}); "
+            f"whose identity ESO uses is unknown"
+        ) from None
     return builder.build()
 
 

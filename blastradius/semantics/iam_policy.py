@@ -255,8 +255,12 @@ class Condition:
         return qualifier, base.lower(), if_exists
 
     def describe(self) -> str:
-        """Return the condition as one readable line for reports."""
-        return f"{self.key} {self.operator} {', '.join(self.values)}"
+        """Return the condition as one readable line for reports, its values sorted.
+
+        Every operator tests the values as a set, so the order written in the policy carries no
+        meaning, and sorting keeps the line the same however the policy orders them.
+        """
+        return f"{self.key} {self.operator} {', '.join(sorted(set(self.values)))}"
 
     def evaluate(self, context: RequestContext) -> bool | None:
         """Return True or False when the context decides the condition, None when it cannot."""
@@ -265,8 +269,9 @@ class Condition:
         if isinstance(found, UnknownKey):
             return None
         if base == "null":
-            expects_absent = self.values[0].lower() == "true"
-            return (found is None or found == ()) == expects_absent
+            # Several values are ORed as for every operator, so ["true", "false"] is true whether or not the key is present.
+            is_absent = found is None or found == ()
+            return any((value.lower() == "true") == is_absent for value in self.values)
         if found is None or found == ():
             return self._absent_result(qualifier, base, if_exists)
         if base in _UNCOMPARED_OPERATORS:
@@ -348,15 +353,18 @@ class Statement:
         return True
 
     def evaluate_conditions(self, context: RequestContext) -> tuple[str, ...] | None:
-        """Return None when a condition is false, else the descriptions of those the context cannot decide."""
-        undecided: list[str] = []
+        """Return None when a condition is false, else the sorted descriptions of those the context cannot decide.
+
+        All conditions of a statement must hold, so their order in the Condition block carries no meaning.
+        """
+        undecided: set[str] = set()
         for condition in self.conditions:
             result = condition.evaluate(context)
             if result is False:
                 return None
             if result is None:
-                undecided.append(condition.describe())
-        return tuple(undecided)
+                undecided.add(condition.describe())
+        return tuple(sorted(undecided))
 
 
 @dataclass(frozen=True)
