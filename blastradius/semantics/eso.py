@@ -1190,7 +1190,10 @@ def _data_from_ref(
         )
     if entry.get("find"):
         find = _mapping(entry["find"], es, f"{path}.find")
-        _mapping(find.get("name"), es, f"{path}.find.name")
+        name = _mapping(find.get("name"), es, f"{path}.find.name")
+        _optional_string(name.get("regexp"), es, f"{path}.find.name.regexp")
+        _optional_string(find.get("path"), es, f"{path}.find.path")
+        _mapping(find.get("tags"), es, f"{path}.find.tags")
         return RemoteRef(store=store, key=None, find=find, via="dataFrom.find")
     raise EsoError(f"{describe_object(es)}: {path} has none of extract, find or sourceRef.generatorRef")
 
