@@ -64,6 +64,7 @@ class EsoGraph:
         self._admitted_sets: dict[tuple[str, str | None, str], frozenset[str]] = {}
         self._resolved_identities: dict[tuple[tuple[str, str | None, str], eso.StoreIdentity], list[CloudIdentity]] = {}
         self._names_by_kind: dict[str, dict[str, set[str]]] = {}
+        self._accounts_by_namespace: dict[str, list[str]] = {}
         self._readable_names: dict[str, list[tuple[str, str, dict[str, str] | None]]] = {}
 
     def warn(self, message: str) -> None:
@@ -173,7 +174,7 @@ class EsoGraph:
 
     def _evaluate_admission(self, store: dict[str, Any]) -> list[str]:
         admitted = []
-        for namespace, labels in sorted(self.index.namespaces.items()):
+        for namespace, labels in self._admission_candidates(store):
             try:
                 admission = eso.store_admits_namespace(store, namespace, labels)
             except (eso.EsoError, ValueError) as error:
@@ -188,6 +189,13 @@ class EsoGraph:
                 if key in self.store_nodes:
                     self.graph.admission_denials[(self.store_nodes[key], namespace)] = admission.reason
         return admitted
+
+    def _admission_candidates(self, store: dict[str, Any]) -> list[tuple[str, dict[str, str]]]:
+        """Return the namespaces whose admission needs deciding: a SecretStore serves only its own."""
+        own = (store.get("metadata") or {}).get("namespace")
+        if store.get("kind") == eso.SECRET_STORE and isinstance(own, str):
+            return [(own, self.index.namespaces[own])] if own in self.index.namespaces else []
+        return sorted(self.index.namespaces.items())
 
     def _store_use_node(self, name: str, store_node: str, namespace: str) -> str:
         """Return a node for a ClusterSecretStore used from one namespace, whose credentials resolve there."""
@@ -433,15 +441,13 @@ class EsoGraph:
         if node not in self.graph.g:
             self.graph.add_node(node, "eso_custom_store", f"a new SecretStore in namespace {namespace}", cluster=self.cluster,
                                 namespace=namespace)
-            for sa_namespace, sa_name in sorted(self.index.service_accounts):
-                if sa_namespace != namespace:
-                    continue
-                sa_node = self.k8s.serviceaccount_node(sa_namespace, sa_name)
+            for sa_name in self._service_accounts_in(namespace):
+                sa_node = self.k8s.serviceaccount_node(namespace, sa_name)
                 for _, role_node, data in self.graph.g.out_edges(sa_node, data=True):
                     if data["kind"] == "irsa_assume":
                         self.graph.add_edge(node, role_node, "eso_acts_as",
                                             f"a SecretStore in {namespace} can authenticate as {self.graph.name(role_node)} "
-                                            f"through ServiceAccount {sa_namespace}/{sa_name}", conditions=data["conditions"])
+                                            f"through ServiceAccount {namespace}/{sa_name}", conditions=data["conditions"])
             for identity in self._controller_identities():
                 self.graph.add_edge(node, identity.node, "eso_acts_as",
                                     f"a SecretStore in {namespace} without auth uses the controller's identity: {identity.reason}",
@@ -449,6 +455,13 @@ class EsoGraph:
         self.graph.add_edge(source, node, "eso_custom_store",
                             f"{name} can also create SecretStores in {namespace} ({_evidence(capability)})",
                             evidence={"create": _evidence(capability), "bindings": binding_refs(capability)})
+
+    def _service_accounts_in(self, namespace: str) -> list[str]:
+        """Return the names of the namespace's ServiceAccounts, sorted; the table is built on first use."""
+        if not self._accounts_by_namespace:
+            for sa_namespace, sa_name in sorted(self.index.service_accounts):
+                self._accounts_by_namespace.setdefault(sa_namespace, []).append(sa_name)
+        return self._accounts_by_namespace.get(namespace, [])
 
     def _controller_identities(self) -> list[CloudIdentity]:
         if self.controller is None or self.aws is None:

@@ -262,7 +262,10 @@ class KubernetesGraph:
                 self.graph.add_edge(source, self.secret_node(namespace, name), kind, reason, evidence=evidence)
 
     def _named_in_scope(self, scope: str | None, names: frozenset[str], objects: dict) -> list[tuple[str, str]]:
-        return sorted(key for key in objects if key[1] in names and (scope is None or key[0] == scope))
+        """Return the (namespace, name) keys of `objects` that the names select, in the scope's namespace or any."""
+        if scope is not None:
+            return sorted((scope, name) for name in names if (scope, name) in objects)
+        return sorted(key for key in objects if key[1] in names)
 
     def _capability_targets(self, capability: rbac.Capability) -> list[tuple[str, str]]:
         """Return (target node, edge kind) pairs for capabilities that reach whole sets or named objects."""

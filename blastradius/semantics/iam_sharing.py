@@ -153,12 +153,19 @@ def _same_for_all(named: set[str], members: dict[str, Principal], value_of: Call
     return len(inside) == 1
 
 
+# Operators whose outcome for one principal depends only on whether its ARN is among the values.
+_LITERAL_OPERATORS = frozenset({"stringequals", "stringnotequals", "arnequals", "arnnotequals", "stringlike",
+                                "stringnotlike", "arnlike", "arnnotlike"})
+
+
 def _condition_same_for_all(condition: Condition, members: dict[str, Principal]) -> bool:
     """Return whether a condition has one outcome for all members: an unknown key, or a test all pass or all fail."""
     key = condition.key.lower()
     if any("${" in value for value in condition.values):
         return False
     if key == "aws:principalarn":
+        if condition.operator.lower() in _LITERAL_OPERATORS and not any("*" in v or "?" in v for v in condition.values):
+            return _same_for_all(set(condition.values), members, lambda principal: principal.arn)
         return len({condition.evaluate(RequestContext({condition.key: arn})) for arn in members}) == 1
     if key == "aws:username":
         values = {
