@@ -9,7 +9,7 @@ import typer
 
 from blastradius.cli.common import EXIT_FINDINGS, OutputFormat, emit, fail
 from blastradius.config import ConfigError, load_config
-from blastradius.graph.builder import build_graph
+from blastradius.graph.cache import cached_graph
 from blastradius.queries.audit import at_or_above, audit_result, parse_time, run_audit, severities
 from blastradius.snapshot import SnapshotError, load_snapshot
 
@@ -56,7 +56,7 @@ def audit(
     except SnapshotError as error:
         fail(str(error))
 
-    graph = build_graph(snapshot)
+    graph = cached_graph(snapshot_file, snapshot)
     try:
         findings = run_audit(snapshot, graph, config, collected_at=reference_time)
     except ConfigError as error:

@@ -10,7 +10,7 @@ import typer
 
 from blastradius.cli.common import EXIT_FINDINGS, fail, is_stdout_tty
 from blastradius.config import ConfigError, load_config
-from blastradius.graph.builder import build_graph
+from blastradius.graph.cache import cached_graph
 from blastradius.queries.diff import DEFAULT_ROW_LIMIT, DiffError, DiffResult, Estate
 from blastradius.queries.diff import diff as diff_query
 from blastradius.snapshot import SnapshotError, load_snapshot
@@ -66,7 +66,7 @@ def _load_estate(path: Path) -> Estate:
         snapshot = load_snapshot(path)
     except SnapshotError as error:
         fail(str(error))
-    graph = build_graph(snapshot)
+    graph = cached_graph(path, snapshot)
     for warning in graph.warnings:
         log.warning("%s: %s", path, warning)
     return Estate(str(path), snapshot, graph)

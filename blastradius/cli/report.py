@@ -11,7 +11,7 @@ import typer
 from blastradius.cli.common import EXIT_USAGE, fail
 from blastradius.config import Config, ConfigError, load_config
 from blastradius.files import write_atomically
-from blastradius.graph.builder import build_graph
+from blastradius.graph.cache import cached_graph
 from blastradius.graph.model import CapabilityGraph
 from blastradius.queries.audit import run_audit
 from blastradius.queries.audit.result import finding_row
@@ -80,7 +80,7 @@ def _load(snapshot_file: Path) -> tuple[dict[str, Any], CapabilityGraph]:
         snapshot = load_snapshot(snapshot_file)
     except SnapshotError as error:
         fail(str(error))
-    graph = build_graph(snapshot)
+    graph = cached_graph(snapshot_file, snapshot)
     for warning in graph.warnings:
         log.warning("%s", warning)
     return snapshot, graph
