@@ -10,6 +10,7 @@ import typer
 from blastradius.cli.common import EXIT_FINDINGS, fail
 from blastradius.collectors.errors import CollectionError
 from blastradius.collectors.input_limits import DEFAULT_MAX_FILE_BYTES, MIB
+from blastradius.render.escape import terminal_text
 from blastradius.snapshot import Collection, assemble, write_snapshot
 
 log = logging.getLogger(__name__)
@@ -118,6 +119,7 @@ def collect(
         typer.echo("coverage gaps (results for these parts will be reported as unknown):", err=True)
         for gap in gaps:
             where = f" in {gap['namespace']}" if gap.get("namespace") else ""
-            typer.echo(f"  {gap['source']}: {gap['resource']}{where}: {gap['reason']} ({gap['detail']})", err=True)
+            line = f"  {gap['source']}: {gap['resource']}{where}: {gap['reason']} ({gap['detail']})"
+            typer.echo(terminal_text(line), err=True)
         if strict:
             raise typer.Exit(EXIT_FINDINGS)

@@ -247,10 +247,10 @@ class EsoGraph:
         if key in self._gapped_stores:
             return
         self._gapped_stores.add(key)
-        what = "AWS accounts" if provider == "aws" else f"the {provider} backend"
+        what = "its AWS account is" if provider == "aws" else f"the {provider} backend is"
         self.graph.coverage_gaps.append(coverage_gap(
             f"kubernetes:{self.cluster}", "unsupported", f"{provider} provider of {object_label(store)}",
-            f"{what} are not in the snapshot, so what this store reaches is unknown",
+            f"{what} not in the snapshot, so what this store reaches is unknown",
         ))
 
     def _aws_base_identity(self, store: dict[str, Any], identity: eso.StoreIdentity, namespace: str) -> CloudIdentity | None:
