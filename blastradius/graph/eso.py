@@ -70,6 +70,12 @@ class EsoGraph:
     def warn(self, message: str) -> None:
         self.graph.warnings.append(f"cluster {self.cluster}: {message}")
 
+    def _warn_object(self, obj: dict[str, Any], error: Exception) -> None:
+        """Warn about an object the semantics rejected, naming it once: ESO errors already start with its name."""
+        label = object_label(obj)
+        message = str(error)
+        self.warn(message if message.startswith(label) else f"{label}: {message}")
+
     # --- build ----------------------------------------------------------------------------------
 
     def build(self) -> None:
@@ -178,7 +184,7 @@ class EsoGraph:
             try:
                 admission = eso.store_admits_namespace(store, namespace, labels)
             except (eso.EsoError, ValueError) as error:
-                self.warn(f"{object_label(store)}: {error}")
+                self._warn_object(store, error)
                 return []
             for warning in admission.warnings:
                 self.warn(warning)
@@ -482,7 +488,7 @@ class EsoGraph:
                 selected = eso.cluster_external_secret_namespaces(ces, namespaces)
                 expanded = [eso.expand_cluster_external_secret(ces, namespace) for namespace in selected]
             except (eso.EsoError, ValueError) as error:
-                self.warn(f"{object_label(ces)}: {error}")
+                self._warn_object(ces, error)
                 continue
             for es in expanded:
                 # A live cluster (or a dump of one) already contains the ExternalSecrets the controller created.
@@ -576,7 +582,7 @@ class EsoGraph:
         try:
             flows = eso.push_secret_flows(push, namespaces)
         except (eso.EsoError, ValueError, KeyError) as error:
-            self.warn(f"{object_label(push)}: {error}")
+            self._warn_object(push, error)
             return
         for flow in flows:
             if flow.store is not None and flow.store.key(flow.push_secret[0]) not in self.stores:

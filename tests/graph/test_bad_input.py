@@ -243,3 +243,12 @@ def test_unreadable_policy_is_a_coverage_gap() -> None:
     assert result.message.endswith("so this is unknown rather than no access (see the notes)")
     assert len(result.coverage_notes) == 1
     assert "unknown condition operator 'StringEqualsFooBar'" in result.coverage_notes[0]
+
+
+def test_rejected_store_named_once():
+    from tests.graph.estate import aws_provider, build, cluster_secret_store, namespace
+
+    store = cluster_secret_store("aws-keys", aws_provider(), conditions="team-a")
+    graph = build([namespace("team-a"), store])
+    warnings = [warning for warning in graph.warnings if "spec.conditions" in warning]
+    assert warnings == ["cluster test: ClusterSecretStore aws-keys: spec.conditions must be a list, got string"]
