@@ -8,11 +8,13 @@ every check.
 
 from __future__ import annotations
 
+import bisect
 import logging
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
-from typing import Any, Iterator
+from typing import Any, TypeVar
 
 from blastradius.config import Config
 from blastradius.graph import ids
@@ -24,6 +26,8 @@ from blastradius.semantics.iam import AccountAuthorizations, UnknownPrincipalErr
 log = logging.getLogger(__name__)
 
 PROTECTED_LABEL = "protected"
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -115,6 +119,13 @@ class AuditContext:
         self._controllers: dict[str, eso.ControllerIdentity | None] = {}
         self._admitted: dict[tuple[str, tuple[str, str | None, str]], list[str]] = {}
         self._store_users: dict[str, dict[tuple[str, str | None, str], list[dict[str, Any]]]] = {}
+        self._stores_by_key: dict[str, dict[tuple[str, str | None, str], dict[str, Any]]] = {}
+        # Results per store or ExternalSecret object, keyed by id() (see `_per_object`).
+        self._identities: dict[int, tuple[Any, list[StoreIdentityRef]]] = {}
+        self._copied: dict[int, tuple[Any, list[str]]] = {}
+        self._find_candidates_by_store: dict[tuple[str, tuple[str, str | None, str] | None], SecretsByName] = {}
+        self._grants_by_subject: dict[str, dict[rbac.Subject, list[rbac.Grant]]] = {}
+        self._named_objects: dict[tuple[str, str], dict[tuple[str | None, str], dict[str, Any]]] = {}
         self._synced: dict[tuple[str, str, str], set[str]] = {}
         for record in graph.external_secrets:
             key = (record["cluster"], record["namespace"], record["name"])
@@ -124,7 +135,12 @@ class AuditContext:
 
     @cached_property
     def authorizations(self) -> AccountAuthorizations | None:
-        return AccountAuthorizations(self.accounts) if self.accounts else None
+        """Return the graph's IAM evaluator, which keeps the build's decisions, or a new one for these accounts."""
+        if not self.accounts:
+            return None
+        if self.graph.authorizations is not None:
+            return self.graph.authorizations
+        return AccountAuthorizations(self.accounts)
 
     def readable_secrets(self, principal_arn: str) -> list[str]:
         """Return the ARNs of the secrets a user or role can read (GetSecretValue and the KMS key), sorted."""
@@ -140,6 +156,14 @@ class AuditContext:
 
     def secret_name(self, arn: str) -> str:
         return (self.secrets_by_arn.get(arn) or {}).get("name") or short_arn(arn)
+
+    @cached_property
+    def secret_arns_by_name(self) -> dict[Any, list[str]]:
+        """Map each cloud secret name of the snapshot to the ARNs of the secrets with that name, in snapshot order."""
+        found: dict[Any, list[str]] = {}
+        for arn, entry in self.secrets_by_arn.items():
+            found.setdefault(entry.get("name"), []).append(arn)
+        return found
 
     def has_principal(self, arn: str) -> bool:
         return ids.aws(arn) in self.graph.g
@@ -203,8 +227,12 @@ class AuditContext:
         """Return the AWS principals ESO acts as for a store, from the graph's `eso_acts_as` edges.
 
         Static keys whose owner the graph does not know are resolved with `static_key_owners` of
-        the configuration; without an entry the identity's ARN stays None.
+        the configuration; without an entry the identity's ARN stays None. Callers must not
+        change the list, because every call for the store returns the same one.
         """
+        return _per_object(self._identities, store, lambda: self._find_store_identities(index, store))
+
+    def _find_store_identities(self, index: ClusterIndex, store: dict[str, Any]) -> list[StoreIdentityRef]:
         node = self.store_node(index, store)
         if node not in self.graph.g:
             return []
@@ -291,12 +319,16 @@ class AuditContext:
         return self._store_users[index.name].get(eso.store_key(store), [])
 
     def copied_secrets(self, index: ClusterIndex, es: dict[str, Any]) -> list[str]:
-        """Return the ARNs of the cloud secrets an ExternalSecret copies.
+        """Return the ARNs of the cloud secrets an ExternalSecret copies, sorted.
 
         Remote keys come from the graph. A `dataFrom.find` is matched here against the secrets the
         store identity reads or, when that identity is unknown, against every secret of the
-        snapshot, so the result may then include secrets the store cannot read.
+        snapshot, so the result may then include secrets the store cannot read. Callers must not
+        change the list, because every call for the ExternalSecret returns the same one.
         """
+        return _per_object(self._copied, es, lambda: self._find_copied_secrets(index, es))
+
+    def _find_copied_secrets(self, index: ClusterIndex, es: dict[str, Any]) -> list[str]:
         metadata = es.get("metadata") or {}
         namespace, name = metadata.get("namespace"), metadata.get("name")
         copied = set(self._synced.get((index.name, namespace, name), set()))
@@ -304,23 +336,35 @@ class AuditContext:
             refs = eso.external_secret_refs(es)
         except (eso.EsoError, ValueError):
             return sorted(copied)
-        stores = {eso.store_key(store): store for store in self.stores(index)}
+        stores = self._stores_of(index)
         for ref in refs:
             if ref.find is None or ref.store is None:
                 continue
             store = stores.get(ref.store.key(namespace))
             candidates = self._find_candidates(index, store)
             try:
-                copied.update(arn for arn in candidates if self._find_matches(ref.find, arn))
+                copied.update(arn for arn in candidates.selectable_by(ref.find) if self._find_matches(ref.find, arn))
             except MALFORMED_OBJECT_ERRORS as error:
                 self.skip_malformed(index, es, error)
         return sorted(copied)
 
-    def _find_candidates(self, index: ClusterIndex, store: dict[str, Any] | None) -> list[str]:
-        arns = [identity.arn for identity in (self.store_identities(index, store) if store else []) if identity.arn]
-        if not arns:
-            return sorted(self.secrets_by_arn)
-        return sorted({secret for arn in arns for secret in self.readable_secrets(arn)})
+    def _stores_of(self, index: ClusterIndex) -> dict[tuple[str, str | None, str], dict[str, Any]]:
+        """Map each store key of a cluster to its store. Of two stores with one key, the later one wins."""
+        if index.name not in self._stores_by_key:
+            self._stores_by_key[index.name] = {eso.store_key(store): store for store in self.stores(index)}
+        return self._stores_by_key[index.name]
+
+    def _find_candidates(self, index: ClusterIndex, store: dict[str, Any] | None) -> SecretsByName:
+        """Return the secrets a `dataFrom.find` through `store` chooses from: what its identities read, else every secret."""
+        key = (index.name, eso.store_key(store) if store else None)
+        if key not in self._find_candidates_by_store:
+            arns = [identity.arn for identity in (self.store_identities(index, store) if store else []) if identity.arn]
+            if arns:
+                candidates = {secret for arn in arns for secret in self.readable_secrets(arn)}
+            else:
+                candidates = set(self.secrets_by_arn)
+            self._find_candidates_by_store[key] = SecretsByName(candidates, self.secrets_by_arn)
+        return self._find_candidates_by_store[key]
 
     def _find_matches(self, find: Any, arn: str) -> bool:
         entry = self.secrets_by_arn.get(arn) or {}
@@ -328,11 +372,80 @@ class AuditContext:
 
     # --- RBAC -----------------------------------------------------------------------------------
 
+    def named_object(self, index: ClusterIndex, kind: str, namespace: str | None, name: str) -> dict[str, Any] | None:
+        """Return the first object of a kind with this `metadata.namespace` and `metadata.name`, or None."""
+        key = (index.name, kind)
+        if key not in self._named_objects:
+            found: dict[tuple[str | None, str], dict[str, Any]] = {}
+            for obj in index.by_kind.get(kind, []):
+                metadata = obj.get("metadata") or {}
+                object_namespace, object_name = metadata.get("namespace"), metadata.get("name")
+                if isinstance(object_name, str) and (object_namespace is None or isinstance(object_namespace, str)):
+                    found.setdefault((object_namespace, object_name), obj)
+            self._named_objects[key] = found
+        return self._named_objects[key].get((namespace, name))
+
     def grants(self, index: ClusterIndex) -> list[rbac.Grant]:
         """Return the cluster's RBAC grants, one per subject and rule (faults are the graph's build warnings)."""
         if index.name not in self._grants:
             self._grants[index.name], _ = rbac.resolve_grants(index.objects)
         return self._grants[index.name]
+
+    def serviceaccount_grants(self, index: ClusterIndex, namespace: str, name: str) -> list[rbac.Grant]:
+        """Return the grants that apply to a ServiceAccount: to it, to its user name or to its groups."""
+        if index.name not in self._grants_by_subject:
+            by_subject: dict[rbac.Subject, list[rbac.Grant]] = {}
+            for grant in self.grants(index):
+                by_subject.setdefault(grant.subject, []).append(grant)
+            self._grants_by_subject[index.name] = by_subject
+        by_subject = self._grants_by_subject[index.name]
+        return [grant for identity in set(rbac.serviceaccount_identities(namespace, name))
+                for grant in by_subject.get(identity, [])]
+
+
+def _per_object(cache: dict[int, tuple[Any, T]], obj: Any, compute: Callable[[], T]) -> T:
+    """Return `compute()` for `obj`, computed once per object.
+
+    The cache is keyed by `id(obj)` because snapshot objects are dicts, which cannot be hashed.
+    It keeps a reference to `obj`, so no other object can take over its id while the entry exists.
+    """
+    entry = cache.get(id(obj))
+    if entry is None:
+        entry = (obj, compute())
+        cache[id(obj)] = entry
+    return entry[1]
+
+
+class SecretsByName:
+    """A set of cloud secret ARNs ordered by secret name, so the secrets under a name prefix are found by bisection."""
+
+    def __init__(self, arns: set[str], secrets_by_arn: Mapping[str, dict[str, Any]]) -> None:
+        named: list[tuple[str, str]] = []
+        # Secrets whose recorded name is not a string, which no prefix test can rule out.
+        self._unnamed: list[str] = []
+        for arn in sorted(arns):
+            name = (secrets_by_arn.get(arn) or {}).get("name", "")
+            if isinstance(name, str):
+                named.append((name, arn))
+            else:
+                self._unnamed.append(arn)
+        named.sort()
+        self._names = [name for name, _ in named]
+        self._arns = [arn for _, arn in named]
+
+    def selectable_by(self, find: Any) -> list[str]:
+        """Return the ARNs a `dataFrom.find` may select: those under its `path` prefix, or all without one.
+
+        `eso.find_matches` still decides each returned secret; this only skips names outside the prefix.
+        """
+        path = find.get("path") if isinstance(find, Mapping) else None
+        if not path or not isinstance(path, str):
+            return self._arns + self._unnamed
+        start = bisect.bisect_left(self._names, path)
+        end = start
+        while end < len(self._names) and self._names[end].startswith(path):
+            end += 1
+        return self._arns[start:end] + self._unnamed
 
 
 def subject_reference(subject: rbac.Subject) -> str:
@@ -342,11 +455,10 @@ def subject_reference(subject: rbac.Subject) -> str:
     return f"{subject.kind.lower()}:{subject.name}"
 
 
-def binding_ref(index: ClusterIndex, grant: rbac.Grant) -> dict[str, Any]:
+def binding_ref(ctx: AuditContext, index: ClusterIndex, grant: rbac.Grant) -> dict[str, Any]:
     """Return the location dict of the binding behind a grant."""
-    for obj in index.by_kind.get(grant.binding_kind, []):
-        metadata = obj.get("metadata") or {}
-        if metadata.get("name") == grant.binding_name and metadata.get("namespace") == grant.binding_namespace:
-            return object_ref(obj)
+    obj = ctx.named_object(index, grant.binding_kind, grant.binding_namespace, grant.binding_name)
+    if obj is not None:
+        return object_ref(obj)
     return {"kind": grant.binding_kind, "namespace": grant.binding_namespace, "name": grant.binding_name,
             "file": None, "line": None}

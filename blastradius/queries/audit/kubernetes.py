@@ -54,10 +54,10 @@ def controller_cluster_wide(ctx: AuditContext) -> Iterator[Hit]:
             entry["token"] = entry["token"] or token
             entry["subjects"].add(subject_reference(subject))
         for (binding, role), entry in sorted(by_binding.items()):
-            yield _controller_hit(index, binding, role, entry)
+            yield _controller_hit(ctx, index, binding, role, entry)
 
 
-def _controller_hit(index: ClusterIndex, binding: str, role: str, entry: dict[str, Any]) -> Hit:
+def _controller_hit(ctx: AuditContext, index: ClusterIndex, binding: str, role: str, entry: dict[str, Any]) -> Hit:
     verbs = [verb for verb in SECRET_VERBS if verb in entry["verbs"]]
     rights = []
     if verbs:
@@ -69,7 +69,7 @@ def _controller_hit(index: ClusterIndex, binding: str, role: str, entry: dict[st
                f"included: {'; '.join(rights)}; compromise of that ServiceAccount reaches every Secret of the cluster")
     role_ref = next((object_ref(obj) for obj in index.by_kind.get("ClusterRole", [])
                      if (obj.get("metadata") or {}).get("name") == role), None)
-    objects = [binding_ref(index, entry["grant"])] + ([role_ref] if role_ref else [])
+    objects = [binding_ref(ctx, index, entry["grant"])] + ([role_ref] if role_ref else [])
     return Hit(message, objects, {"binding": binding, "role": role, "secret_verbs": verbs,
                                   "serviceaccount_token": entry["token"], "subjects": sorted(entry["subjects"])})
 
@@ -82,9 +82,7 @@ def edit_aggregation(ctx: AuditContext) -> Iterator[Hit]:
     for index in ctx.clusters:
         roles = {obj["metadata"]["name"]: obj for obj in index.by_kind.get("ClusterRole", []) if obj.get("metadata")}
         aggregated_into = _aggregated_into(roles)
-        admitted = {namespace: sorted(store["metadata"]["name"] for store in index.eso.get(eso.CLUSTER_SECRET_STORE, [])
-                                      if namespace in ctx.admitted_namespaces(index, store))
-                    for namespace in index.namespaces}
+        admitted = _admitting_stores(ctx, index)
         for name, role in sorted(roles.items()):
             targets = [target for label, target in AGGREGATE_LABELS.items()
                        if ((role["metadata"].get("labels") or {}).get(label) == "true") and target in aggregated_into.get(name, ())]
@@ -94,7 +92,17 @@ def edit_aggregation(ctx: AuditContext) -> Iterator[Hit]:
             bindings = _bindings_of(ctx, index, targets, admitted)
             if not bindings:
                 continue
-            yield _aggregation_hit(index, role, targets, resources, bindings, admitted)
+            yield _aggregation_hit(ctx, index, role, targets, resources, bindings, admitted)
+
+
+def _admitting_stores(ctx: AuditContext, index: ClusterIndex) -> dict[str, list[str]]:
+    """Map every namespace of the cluster to the sorted names of the ClusterSecretStores that admit it."""
+    admitted: dict[str, list[str]] = {namespace: [] for namespace in index.namespaces}
+    for store in index.eso.get(eso.CLUSTER_SECRET_STORE, []):
+        for namespace in set(ctx.admitted_namespaces(index, store)):
+            if namespace in admitted:
+                admitted[namespace].append(store["metadata"]["name"])
+    return {namespace: sorted(names) for namespace, names in admitted.items()}
 
 
 def _aggregated_into(roles: dict[str, dict[str, Any]]) -> dict[str, set[str]]:
@@ -136,7 +144,7 @@ def _bindings_of(ctx: AuditContext, index: ClusterIndex, roles: list[str], admit
     return [seen[key] for key in sorted(seen, key=lambda key: (key[0], key[1] or "", key[2]))]
 
 
-def _aggregation_hit(index: ClusterIndex, role: dict[str, Any], targets: list[str], resources: list[str],
+def _aggregation_hit(ctx: AuditContext, index: ClusterIndex, role: dict[str, Any], targets: list[str], resources: list[str],
                      bindings: list[tuple[rbac.Grant, list[str]]], admitted: dict[str, list[str]]) -> Hit:
     binding_names = [f"{grant.binding_kind} {grant.binding_namespace + '/' if grant.binding_namespace else ''}{grant.binding_name}"
                      for grant, _ in bindings]
@@ -148,7 +156,7 @@ def _aggregation_hit(index: ClusterIndex, role: dict[str, Any], targets: list[st
                f"{' and '.join(targets)}, so {plural(len(bindings), 'binding')} of those roles "
                f"({', '.join(binding_names)}) let their subjects create ExternalSecrets in {', '.join(namespaces)}, "
                f"which {admitting}")
-    objects = [object_ref(role)] + [binding_ref(index, grant) for grant, _ in bindings]
+    objects = [object_ref(role)] + [binding_ref(ctx, index, grant) for grant, _ in bindings]
     return Hit(message, objects, {"aggregated_into": targets, "resources": resources, "bindings": binding_names,
                                   "namespaces": namespaces, "stores": stores})
 
@@ -352,7 +360,7 @@ def legacy_token_secrets(ctx: AuditContext) -> Iterator[Hit]:
             subject = rbac.legacy_token_serviceaccount(secret)
             if subject is None:
                 continue
-            grants = rbac.grants_for_serviceaccount(ctx.grants(index), subject.namespace or namespace, subject.name)
+            grants = ctx.serviceaccount_grants(index, subject.namespace or namespace, subject.name)
             bindings = sorted({f"{grant.role_kind} {grant.role_name} "
                                f"{'in ' + grant.scope if grant.scope else 'cluster-wide'} "
                                f"({grant.binding_kind} {grant.binding_namespace + '/' if grant.binding_namespace else ''}"
@@ -405,7 +413,7 @@ def delete_rights(ctx: AuditContext) -> Iterator[Hit]:
                        f"{', '.join(roles)}; with creationPolicy Owner, deleting one deletes the Secret it owns")
             objects = []
             for grant in grants:
-                ref = binding_ref(index, grant)
+                ref = binding_ref(ctx, index, grant)
                 if ref not in objects:
                     objects.append(ref)
             yield Hit(message, objects, {"subject": reference, "namespace": namespace, "roles": roles})

@@ -245,10 +245,14 @@ def store_reach_wide(ctx: AuditContext) -> Iterator[Hit]:
             for identity in ctx.store_identities(index, store):
                 if identity.arn:
                     by_identity.setdefault(identity.arn, []).append(store)
+        if not by_identity:
+            continue
+        used_by_store = _used_by_store(ctx, index)
         for arn, stores in sorted(by_identity.items()):
             readable = ctx.readable_secrets(arn)
-            used = sorted(_used_secrets(ctx, index, stores) & set(readable))
-            unused = [ctx.secret_name(secret) for secret in readable if secret not in used]
+            used_anywhere = set().union(*(used_by_store.get(eso.store_key(store), set()) for store in stores))
+            used = sorted(used_anywhere.intersection(readable))
+            unused = [ctx.secret_name(secret) for secret in readable if secret not in used_anywhere]
             if not unused:
                 continue
             labels = ", ".join(store_label(store) for store in stores)
@@ -260,13 +264,13 @@ def store_reach_wide(ctx: AuditContext) -> Iterator[Hit]:
             yield Hit(message, objects, {"identity": arn, "readable": readable, "used": used})
 
 
-def _used_secrets(ctx: AuditContext, index: ClusterIndex, stores: list[dict[str, Any]]) -> set[str]:
-    """Return the cloud secrets that ExternalSecrets copy from, and PushSecrets write to, any of the stores."""
-    keys = {eso.store_key(store) for store in stores}
-    used: set[str] = set()
-    for store in stores:
+def _used_by_store(ctx: AuditContext, index: ClusterIndex) -> dict[tuple[str, str | None, str], set[str]]:
+    """Map each store key to the cloud secrets that ExternalSecrets copy from it and PushSecrets write to it."""
+    used: dict[tuple[str, str | None, str], set[str]] = {}
+    for store in ctx.stores(index):
+        key = eso.store_key(store)
         for es in ctx.store_users(index, store):
-            used.update(ctx.copied_secrets(index, es))
+            used.setdefault(key, set()).update(ctx.copied_secrets(index, es))
     namespaces = [{"metadata": {"name": name, "labels": labels}} for name, labels in sorted(index.namespaces.items())]
     for kind in ("PushSecret", "ClusterPushSecret"):
         for push in index.eso.get(kind, []):
@@ -275,6 +279,7 @@ def _used_secrets(ctx: AuditContext, index: ClusterIndex, stores: list[dict[str,
             except (eso.EsoError, ValueError, KeyError):
                 continue
             for flow in flows:
-                if flow.store is not None and flow.remote_key and flow.store.key(flow.push_secret[0]) in keys:
-                    used.update(arn for arn, entry in ctx.secrets_by_arn.items() if entry.get("name") == flow.remote_key)
+                if flow.store is not None and isinstance(flow.remote_key, str) and flow.remote_key:
+                    key = flow.store.key(flow.push_secret[0])
+                    used.setdefault(key, set()).update(ctx.secret_arns_by_name.get(flow.remote_key, []))
     return used
