@@ -23,7 +23,16 @@ from blastradius.queries.audit import Finding, run_audit
 from blastradius.queries.audit.result import finding_row
 from blastradius.queries.common import reach_row
 from blastradius.queries.object_changes import object_changes
-from blastradius.queries.reachability import PRINCIPAL_KINDS, Reach, reach_from, reaching
+from blastradius.queries.reachability import (
+    HOLDING,
+    OVERWRITTEN,
+    PRINCIPAL_KINDS,
+    Reach,
+    _forward,
+    _forward_path,
+    _reverse,
+    _reverse_path,
+)
 from blastradius.queries.secret_reach import SecretIndex, secret_reach
 
 log = logging.getLogger(__name__)
@@ -247,7 +256,9 @@ def _paths(graph: CapabilityGraph, triples: list[Triple]) -> dict[Triple, Reach]
     """Return one shortest path per triple, walking from each principal or back from each secret.
 
     Each walk covers a whole principal (forward) or a whole secret (backward), so the cheaper side
-    is the one with fewer distinct nodes among the triples.
+    is the one with fewer distinct nodes among the triples. The paths are the ones `reach_from` and
+    `reaching` return, but only the listed triples' paths are traced, and the walk that admits
+    conditional edges runs only for triples that no unconditional path reaches.
     """
     by_principal: dict[str, set[tuple[str, str]]] = defaultdict(set)
     by_target: dict[tuple[str, str], set[str]] = defaultdict(set)
@@ -258,12 +269,39 @@ def _paths(graph: CapabilityGraph, triples: list[Triple]) -> dict[Triple, Reach]
     found: dict[Triple, Reach] = {}
     if len(by_principal) <= len(by_target):
         for principal, pairs in by_principal.items():
-            for reach in reach_from(graph, principal):
-                if (reach.target, reach.capability) in pairs:
-                    found[(principal, reach.target, reach.capability)] = reach
+            found.update(_paths_from(graph, principal, pairs))
     else:
         for (target, capability), principals in by_target.items():
-            for reach in reaching(graph, target, capability):
-                if reach.principal in principals:
-                    found[(reach.principal, target, capability)] = reach
+            found.update(_paths_to(graph, target, capability, principals))
+    return found
+
+
+def _paths_from(graph: CapabilityGraph, principal: str, pairs: set[tuple[str, str]]) -> dict[Triple, Reach]:
+    """Return the `reach_from` path of each (secret, capability) pair the principal reaches."""
+    found: dict[Triple, Reach] = {}
+    for unconditional_only in (True, False):
+        missing = [(target, capability) for target, capability in sorted(pairs) if (principal, target, capability) not in found]
+        if not missing:
+            break
+        parents = _forward(graph, principal, unconditional_only)
+        for target, capability in missing:
+            end = (target, HOLDING if capability == "read" else OVERWRITTEN)
+            if target != principal and end in parents:
+                found[(principal, target, capability)] = Reach(principal, target, capability, _forward_path(parents, end))
+    return found
+
+
+def _paths_to(graph: CapabilityGraph, target: str, capability: str, principals: set[str]) -> dict[Triple, Reach]:
+    """Return the `reaching` path of each principal that reaches the secret with the capability."""
+    final = HOLDING if capability == "read" else OVERWRITTEN
+    found: dict[Triple, Reach] = {}
+    for unconditional_only in (True, False):
+        missing = [principal for principal in sorted(principals) if (principal, target, capability) not in found]
+        if not missing:
+            break
+        children = _reverse(graph, target, final, unconditional_only)
+        for principal in missing:
+            start = (principal, HOLDING)
+            if principal != target and start in children:
+                found[(principal, target, capability)] = Reach(principal, target, capability, _reverse_path(children, start))
     return found

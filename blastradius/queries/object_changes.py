@@ -12,10 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    import pandas as pd
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -44,57 +41,53 @@ def object_changes(old: dict[str, Any], new: dict[str, Any]) -> list[dict[str, A
     `namespace` (empty for cluster-wide objects and AWS entities), `name` (an ARN for AWS
     entities), `fields` (the top-level fields that changed, with `metadata.<field>` for metadata;
     empty unless changed) and `origin` (`file:line` of the manifest, from NEW unless removed).
+    Objects are matched by key in dictionaries, so the cost grows with the number of objects.
     """
-    before = _frame(old, "OLD")
-    after = _frame(new, "NEW")
-    merged = before.merge(after, on=KEY_COLUMNS, how="outer", suffixes=("_old", "_new"), indicator="presence")
+    before = _records_by_key(old, "OLD")
+    after = _records_by_key(new, "NEW")
 
     rows = []
-    for record in merged.itertuples(index=False):
-        row = _change_row(record._asdict())
+    for key, record in before.items():
+        row = _change_row(key, record, after.get(key))
         if row is not None:
             rows.append(row)
+    for key, record in after.items():
+        if key not in before:
+            rows.append(_change_row(key, None, record))
     rows.sort(key=lambda row: (row["scope"], row["kind"], row["namespace"], row["name"], CHANGE_ORDER[row["change"]]))
     return rows
 
 
-def _change_row(record: dict[str, Any]) -> dict[str, Any] | None:
-    presence = record["presence"]
-    if presence == "both" and record["body_old"] == record["body_new"]:
+def _change_row(key: tuple, old: dict[str, Any] | None, new: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Return the row of one object key, or None when both sides have the same compared fields."""
+    if old is not None and new is not None and old["body"] == new["body"]:
         return None
 
-    row = {key: record[key] for key in KEY_COLUMNS}
-    if presence == "left_only":
-        row.update(change="removed", fields=[], origin=_text(record["origin_old"]))
-    elif presence == "right_only":
-        row.update(change="added", fields=[], origin=_text(record["origin_new"]))
+    row = dict(zip(KEY_COLUMNS, key))
+    if new is None:
+        row.update(change="removed", fields=[], origin=old["origin"])
+    elif old is None:
+        row.update(change="added", fields=[], origin=new["origin"])
     else:
-        row.update(change="changed", fields=_changed_fields(record["compared_old"], record["compared_new"]),
-                   origin=_text(record["origin_new"]))
+        row.update(change="changed", fields=_changed_fields(old["compared"], new["compared"]), origin=new["origin"])
     return row
-
-
-def _text(value: Any) -> str | None:
-    """Return a string cell as is, and None for the missing values (None or NaN) pandas leaves."""
-    return value if isinstance(value, str) else None
 
 
 def _changed_fields(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
     return sorted(name for name in before.keys() | after.keys() if before.get(name) != after.get(name))
 
 
-def _frame(snapshot: dict[str, Any], side: str) -> pd.DataFrame:
-    """Return one row per object: its key, its compared fields, their canonical JSON and its origin."""
-    import pandas as pd  # imported here because it takes 0.3 s and only `diff` needs it
-
-    records = [*_kubernetes_records(snapshot), *_aws_records(snapshot)]
-    columns = [*KEY_COLUMNS, "compared", "body", "origin"]
-    frame = pd.DataFrame.from_records(records, columns=columns)
-    duplicated = frame.duplicated(subset=KEY_COLUMNS, keep="first")
-    for record in frame[duplicated].itertuples(index=False):
-        log.warning("%s snapshot lists %s %s/%s in %s more than once (different apiVersions?); comparing the first",
-                    side, record.kind, record.namespace, record.name, record.scope)
-    return frame[~duplicated]
+def _records_by_key(snapshot: dict[str, Any], side: str) -> dict[tuple, dict[str, Any]]:
+    """Map each object's key to its compared fields, their canonical JSON and its origin; the first of duplicates wins."""
+    records: dict[tuple, dict[str, Any]] = {}
+    for record in [*_kubernetes_records(snapshot), *_aws_records(snapshot)]:
+        key = tuple(record[column] for column in KEY_COLUMNS)
+        if key in records:
+            log.warning("%s snapshot lists %s %s/%s in %s more than once (different apiVersions?); comparing the first",
+                        side, record["kind"], record["namespace"], record["name"], record["scope"])
+            continue
+        records[key] = record
+    return records
 
 
 def _kubernetes_records(snapshot: dict[str, Any]) -> list[dict[str, Any]]:
