@@ -74,7 +74,8 @@ def emit(result: QueryResult, output: OutputFormat) -> None:
     from blastradius.render.rows import render_csv, render_json, render_table
 
     if output == OutputFormat.json:
-        typer.echo(render_json(result))
+        # Indented for a terminal; compact when piped to a program, where it is written several times faster.
+        typer.echo(render_json(result, pretty=is_stdout_tty()))
     elif output == OutputFormat.csv:
         typer.echo(render_csv(result), nl=False)
     else:

@@ -77,8 +77,15 @@ def _table(result: QueryResult, columns: list[str], title: str, *, wrap_paths: b
     return table
 
 
-def render_json(result: QueryResult) -> str:
-    return json.dumps(result.to_dict(), indent=2, sort_keys=True, default=str)
+def render_json(result: QueryResult, *, pretty: bool = True) -> str:
+    """Return the result as JSON with sorted keys: indented for a reader, or compact for a program.
+
+    Compact output uses the json module's C encoder, several times faster on results of thousands
+    of rows with their paths.
+    """
+    if pretty:
+        return json.dumps(result.to_dict(), indent=2, sort_keys=True, default=str)
+    return json.dumps(result.to_dict(), sort_keys=True, default=str, separators=(",", ":"))
 
 
 def flat_rows(result: QueryResult) -> list[dict[str, str]]:

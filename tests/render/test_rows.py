@@ -232,3 +232,10 @@ def test_csv_quotes_markup_and_commas() -> None:
     hostile = {**DEV_TEAM_ROW, "principal": "[red]mallory, <b>admin</b>[/red]"}
 
     assert csv_rows(result(hostile))[1][0] == "[red]mallory, <b>admin</b>[/red]"
+
+
+def test_compact_json_same_document():
+    query_result = result(DEV_TEAM_ROW)
+    compact = render_json(query_result, pretty=False)
+    assert "\n" not in compact
+    assert json.loads(compact) == json.loads(render_json(query_result))
