@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from blastradius.cli.common import OutputFormat, emit, fail, load_graph
+from blastradius.cli.common import OutputFormat, emit, fail, is_stdout_tty, load_graph
 from blastradius.files import write_atomically
 from blastradius.queries.refs import ReferenceLookupError
 from blastradius.queries.simulate import Simulation
@@ -50,7 +50,9 @@ def simulate(
 
 def _print(simulation: Simulation, output: OutputFormat) -> None:
     if output == OutputFormat.json:
-        typer.echo(json.dumps(simulation.to_dict(), indent=2, sort_keys=True, default=str))
+        # Indented for a terminal; compact (and several times faster) when piped to a program.
+        indent, separators = (2, None) if is_stdout_tty() else (None, (",", ":"))
+        typer.echo(json.dumps(simulation.to_dict(), indent=indent, separators=separators, sort_keys=True, default=str))
         return
     emit(simulation.result, output)
     if output == OutputFormat.table:
