@@ -10,7 +10,9 @@ Two kinds of node keep the edge count near principals + secrets on large account
   `iam_permission_set` node, and keep edges of their own only for secrets whose resource or key
   policy names principals one by one;
 - when one decision covers many secrets (a wildcard or a prefix grant), the principal reaches them
-  through one `aws_secret_set` node, shared by every principal that gets that same set.
+  through the folders they fill (`aws_secret_folder`: every secret whose name starts with `team-a/`,
+  say, which the folders of the account's tree share), or else through one `aws_secret_set` node
+  shared by every principal that gets that same set.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+from dataclasses import dataclass, field
 from typing import Any
 
 from blastradius.graph import ids
@@ -65,16 +68,28 @@ def iam_secret_targets(graph: CapabilityGraph, principal_node: str, kind: str = 
     """Return the cloud secret nodes an IAM principal's own `kind` edges reach, through its permission set and secret sets."""
     sources = [principal_node] + [target for _, target, data in graph.g.out_edges(principal_node, data=True)
                                   if data["kind"] == "iam_same_permissions"]
+    pending = [target for source in sources for _, target, data in graph.g.out_edges(source, data=True) if data["kind"] == kind]
     found: set[str] = set()
-    for source in sources:
-        for _, target, data in graph.g.out_edges(source, data=True):
-            if data["kind"] != kind:
-                continue
-            if graph.kind(target) == "aws_secret_set":
-                found.update(member for _, member in graph.g.out_edges(target))
-            else:
-                found.add(target)
+    seen: set[str] = set()
+    while pending:
+        node = pending.pop()
+        if node in seen:
+            continue
+        seen.add(node)
+        if graph.kind(node) == "cloud_secret":
+            found.add(node)
+        else:
+            pending.extend(member for _, member in graph.g.out_edges(node))
     return found
+
+
+@dataclass
+class _Folder:
+    """The secrets whose names start with one prefix: the subfolders one `/` deeper, and the secrets directly in it."""
+
+    size: int = 0
+    subfolders: set[tuple[str, str]] = field(default_factory=set)
+    secrets: list[str] = field(default_factory=list)
 
 
 class AwsGraph:
@@ -89,6 +104,9 @@ class AwsGraph:
         self._secrets_by_name: dict[str, list[tuple[str, str]]] = {}
         # What each principal may read, kept from the build: the evaluation costs one pass over every secret.
         self._readable: dict[str, list[tuple[str, Decision]]] = {}
+        # Secret folders: the name prefixes up to each `/`, per account, with their subfolders and secrets.
+        self._folders: dict[tuple[str, str], _Folder] = {}
+        self._secret_folders: dict[str, list[tuple[str, str]]] = {}
         graph.warnings.extend(f"aws: {warning}" for warning in self.authorizations.warnings)
         self._record_unreadable_policies()
 
@@ -137,11 +155,23 @@ class AwsGraph:
             )
             self.secret_names.setdefault((account_id, entry["name"]), []).append(arn)
             self._secrets_by_name.setdefault(entry["name"], []).append((account_id, arn))
+            self._file_secret(account_id, entry["name"], arn)
         for entry in account.get("kms_keys", []):
             arn = entry["arn"]
             aliases = entry.get("aliases") or []
             name = aliases[0] if aliases else _short(arn)
             self.graph.add_node(ids.aws(arn), "kms_key", name, account=account_id, arn=arn, refs=[arn, *aliases])
+
+    def _file_secret(self, account_id: str, name: str, arn: str) -> None:
+        """Record the secret in the folder of each prefix of its name, from the account's root to its own."""
+        chain = [(account_id, name[: index + 1]) for index, char in enumerate(name) if char == "/"]
+        chain.insert(0, (account_id, ""))
+        for parent, child in zip(chain, chain[1:]):
+            self._folders.setdefault(parent, _Folder()).subfolders.add(child)
+        for folder in chain:
+            self._folders.setdefault(folder, _Folder()).size += 1
+        self._folders[chain[-1]].secrets.append(arn)
+        self._secret_folders[arn] = chain
 
     def _add_permission_set(self, shared: PermissionSet) -> None:
         """Add the node that members of a permission set reach their common secret access through."""
@@ -186,14 +216,56 @@ class AwsGraph:
         for decision, secret_arns in by_decision.items():
             evidence, conditions, because = _evidence(decision), _conditions(decision), decision_text(decision)
             if len(secret_arns) >= SECRET_SET_MIN_SIZE:
-                target = self._set_node(secret_arns)
-                reason = f"{name} may {verb} the {self.graph.name(target)}: {because}"
-                self.graph.add_edge(source, target, kind, reason, evidence=evidence, conditions=conditions)
-                continue
+                folders, loose = self._folder_cover(secret_arns)
+                if len(folders) + len(loose) > len(secret_arns) // 4:
+                    folders, loose = [self._set_node(secret_arns)], []
+                for target in folders:
+                    reason = f"{name} may {verb} the {self.graph.name(target)}: {because}"
+                    self.graph.add_edge(source, target, kind, reason, evidence=evidence, conditions=conditions)
+                secret_arns = loose
             for secret_arn in secret_arns:
                 target = ids.aws(secret_arn)
                 reason = f"{name} may {verb} {self.graph.name(target)}: {because}"
                 self.graph.add_edge(source, target, kind, reason, evidence=evidence, conditions=conditions)
+
+    def _folder_cover(self, secret_arns: list[str]) -> tuple[list[str], list[str]]:
+        """Split secrets into the largest folders they fill completely and the secrets outside them.
+
+        Returns the folder nodes and the ARNs left over; a grant on `team-a/*` becomes one edge to
+        the folder `team-a/` instead of one per secret.
+        """
+        counts: dict[tuple[str, str], int] = {}
+        for arn in secret_arns:
+            for folder in self._secret_folders[arn]:
+                counts[folder] = counts.get(folder, 0) + 1
+        filled = {folder for folder, count in counts.items() if count == self._folders[folder].size}
+        folders: dict[tuple[str, str], None] = {}
+        loose = []
+        for arn in secret_arns:
+            top = next((folder for folder in self._secret_folders[arn] if folder in filled), None)
+            if top is None:
+                loose.append(arn)
+            else:
+                folders[top] = None
+        return [self._folder_node(folder) for folder in folders], loose
+
+    def _folder_node(self, folder: tuple[str, str]) -> str:
+        """Return the node of a secret folder, adding it with its subfolders and secrets the first time."""
+        account_id, prefix = folder
+        if not prefix:
+            return self._all_secrets_node(account_id)
+        node = ids.aws_secret_folder(account_id, prefix)
+        name = f"secrets under {prefix}"
+        if node in self.graph.g:
+            return node
+        self.graph.add_node(node, "aws_secret_folder", name, account=account_id, size=self._folders[folder].size)
+        for subfolder in sorted(self._folders[folder].subfolders):
+            child = self._folder_node(subfolder)
+            self.graph.add_edge(node, child, "contains", f"{self.graph.name(child)} are among the {name}")
+        for arn in self._folders[folder].secrets:
+            secret_node = ids.aws(arn)
+            self.graph.add_edge(node, secret_node, "contains", f"{self.graph.name(secret_node)} is one of the {name}")
+        return node
 
     def _set_node(self, arns: list[str]) -> str:
         """Return the node of exactly these secrets, or these IAM principals, adding it with its `contains` edges once."""
@@ -245,11 +317,13 @@ class AwsGraph:
                                     evidence={**evidence, "targets": [target_arn]}, conditions=_conditions(decision))
 
     def _all_secrets_node(self, account_id: str) -> str:
+        """Return the node of every secret of the account, with an edge to each: the account's root folder."""
         node = ids.aws_all_secrets(account_id)
         if node not in self.graph.g:
             self.graph.add_node(node, "aws_all_secrets", f"every secret of AWS account {account_id}", account=account_id)
-            for secret_node in list(self.graph.nodes_of_kind("cloud_secret")):
-                if self.graph.g.nodes[secret_node]["account"] == account_id:
+            for arn, chain in self._secret_folders.items():
+                if chain[0] == (account_id, ""):
+                    secret_node = ids.aws(arn)
                     self.graph.add_edge(node, secret_node, "contains", f"{self.graph.name(secret_node)} is in account {account_id}")
         return node
 

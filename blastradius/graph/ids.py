@@ -35,6 +35,7 @@ NODE_KINDS: dict[str, str] = {
     "kms_key": "KMS key",
     "aws_all_secrets": "every secret of an AWS account",
     "aws_secret_set": "Secrets Manager secrets that one policy decision covers",
+    "aws_secret_folder": "Secrets Manager secrets whose names start with one path prefix",
     "iam_permission_set": "IAM users or roles with the same policies",
     "iam_principal_set": "IAM users or roles that one policy decision covers",
 }
@@ -119,6 +120,10 @@ def aws(arn: str) -> str:
 
 def aws_all_secrets(account_id: str) -> str:
     return f"aws:{account_id}:all-secrets"
+
+
+def aws_secret_folder(account_id: str, prefix: str) -> str:
+    return f"aws:{account_id}:secrets-under:{prefix}"
 
 
 def aws_set(digest: str) -> str:

@@ -47,7 +47,7 @@ HIDDEN_KINDS = frozenset({"eso_pull", "eso_push", "eso_custom_store"})
 
 # Nodes that only join other nodes. One with no way in or no way out adds nothing to a picture and is dropped.
 HELPER_KINDS = frozenset({"secret_set", "pod_set", "exec_set", "sa_set", "namespace_admin", "aws_all_secrets",
-                          "aws_secret_set", "iam_permission_set", "iam_principal_set", "store_use", *HIDDEN_KINDS})
+                          "aws_secret_set", "aws_secret_folder", "iam_permission_set", "iam_principal_set", "store_use", *HIDDEN_KINDS})
 
 # RBAC edges that one rule of one binding grants, so they can be drawn through the role node.
 RBAC_SPLIT_KINDS = frozenset({"rbac_read_secrets", "rbac_overwrite_secrets", "rbac_create_workloads",
@@ -68,7 +68,7 @@ LAYER_BY_KIND = {
     "secretstore": 3, "clustersecretstore": 3, "store_use": 3, "static_keys": 3,
     "eso_pull": 3, "eso_push": 3, "eso_custom_store": 3,
     "iam_role": 4, "kms_key": 4, "iam_permission_set": 4, "iam_principal_set": 4,
-    "aws_all_secrets": 5, "aws_secret_set": 5, "cloud_secret": 5,
+    "aws_all_secrets": 5, "aws_secret_set": 5, "aws_secret_folder": 5, "cloud_secret": 5,
     "secret": 6,
 }
 
@@ -81,7 +81,7 @@ CATEGORY_BY_KIND = {
     "secretstore": "eso", "clustersecretstore": "eso", "store_use": "eso", "static_keys": "eso",
     "eso_pull": "eso", "eso_push": "eso", "eso_custom_store": "eso",
     "iam_role": "identity", "iam_user": "identity", "kms_key": "identity", "iam_permission_set": "identity", "iam_principal_set": "identity",
-    "aws_all_secrets": "cloud_secret", "aws_secret_set": "cloud_secret", "cloud_secret": "cloud_secret",
+    "aws_all_secrets": "cloud_secret", "aws_secret_set": "cloud_secret", "aws_secret_folder": "cloud_secret", "cloud_secret": "cloud_secret",
     "secret": "kubernetes_secret",
 }
 

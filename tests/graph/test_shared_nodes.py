@@ -27,7 +27,7 @@ TEAM_READ = aws.managed_policy(aws.policy_arn("team-read"), aws.document(
 
 
 def _two_developers() -> dict:
-    return account(secrets=MANY, policies=(TEAM_READ,), groups=(aws.group("developers", attached=(TEAM_READ["arn"],)),),
+    return account(secrets=[*MANY, "ops/db"], policies=(TEAM_READ,), groups=(aws.group("developers", attached=(TEAM_READ["arn"],)),),
                    users=(aws.user("alice", groups=("developers",)), aws.user("bob", groups=("developers",))))
 
 
@@ -35,7 +35,7 @@ def test_group_members_share_one_node():
     graph = build([], _two_developers())
     assert edges(graph, "iam_same_permissions") == {("user/alice", "2 IAM users with policy/team-read"),
                                                     ("user/bob", "2 IAM users with policy/team-read")}
-    assert edges(graph, "iam_read_secret") == {("2 IAM users with policy/team-read", f"{SECRET_SET_MIN_SIZE} secrets under team/")}
+    assert edges(graph, "iam_read_secret") == {("2 IAM users with policy/team-read", "secrets under team/")}
 
 
 def test_each_member_reaches_every_secret():
@@ -58,7 +58,30 @@ def test_store_lends_shared_permissions():
                       rule(["get"], ["secrets"]))]
     roles = (irsa_role("store-a", sa("apps", "eso"), "team/*"), irsa_role("store-b", sa("other", "eso"), "team/*"))
     roles = tuple({**role, "inline_policies": {}, "attached_policies": [TEAM_READ["arn"]]} for role in roles)
-    graph = build(objects, account(secrets=MANY, policies=(TEAM_READ,), roles=roles))
+    graph = build(objects, account(secrets=[*MANY, "ops/db"], policies=(TEAM_READ,), roles=roles))
     assert ("group:devs", "team/app-03", "read") in reached_by(graph, "team/app-03")
     assert chain(graph, "group:devs", "team/app-03") == (
         "eso_pull", "eso_store_admits", "eso_acts_as", "iam_same_permissions", "iam_read_secret", "contains")
+
+
+def _reader(policy: dict) -> dict:
+    return aws.role("reader", inline={"read": policy})
+
+
+def test_grant_reaches_filled_folders():
+    secrets = [f"team/app-{index:02d}/db" for index in range(SECRET_SET_MIN_SIZE)] + [f"ops/s{index}" for index in range(10)]
+    policy = aws.document(aws.allow("secretsmanager:GetSecretValue", "*"),
+                          aws.deny("secretsmanager:*", f"arn:aws:secretsmanager:{aws.REGION}:{aws.ACCOUNT}:secret:admin/*"))
+    graph = build([], account(secrets=[*secrets, "admin/root", "admin/break-glass"], roles=(_reader(policy),)))
+    assert edges(graph, "iam_read_secret") == {("role/reader", "secrets under team/"), ("role/reader", "secrets under ops/")}
+    assert len(iam_secret_targets(graph, f"aws:{aws.role_arn('reader')}")) == SECRET_SET_MIN_SIZE + 10
+
+
+def test_scattered_grant_uses_set_node():
+    secrets = [f"app-{index:02d}/{item}" for index in range(SECRET_SET_MIN_SIZE) for item in ("db", "cache")]
+    policy = aws.document(aws.allow("secretsmanager:GetSecretValue",
+                                    f"arn:aws:secretsmanager:{aws.REGION}:{aws.ACCOUNT}:secret:*/db-*"))
+    graph = build([], account(secrets=secrets, roles=(_reader(policy),)))
+    assert edges(graph, "iam_read_secret") == {("role/reader", f"{SECRET_SET_MIN_SIZE} secrets of AWS account {aws.ACCOUNT}")}
+    assert reached_by(graph, "app-07/db") == {("role/reader", "app-07/db", "read")}
+    assert reached_by(graph, "app-07/cache") == set()
