@@ -145,6 +145,7 @@ def _caller_identity(session: boto3.Session, region: str) -> tuple[str, str]:
     """Return (account id, partition) of the credentials; this first call also checks them."""
     sts = session.client("sts", region_name=region, config=RETRY_CONFIG)
     try:
+        _reject_unsendable_credentials(session)
         identity = sts.get_caller_identity()
     except (NoCredentialsError, PartialCredentialsError) as error:
         raise CollectionError(
@@ -164,6 +165,25 @@ def _caller_identity(session: boto3.Session, region: str) -> tuple[str, str]:
         raise CollectionError(f"unexpected STS response: {error}") from None
     log.info("AWS: collecting account %s as %s", identity["Account"], identity["Arn"])
     return identity["Account"], arn.partition
+
+
+def _reject_unsendable_credentials(session: boto3.Session) -> None:
+    """Raise CollectionError, naming the credential but never quoting it, when it contains an unprintable character.
+
+    The access key ID and the session token go in request headers, and http.client quotes a header
+    value with a line break in full in its error, which botocore passes on. A secret access key
+    with one would only fail the signature, with a less helpful message.
+    """
+    credentials = session.get_credentials()
+    if credentials is None:
+        return
+    frozen = credentials.get_frozen_credentials()
+    for name, value in (("access key ID", frozen.access_key), ("secret access key", frozen.secret_key), ("session token", frozen.token)):
+        if value is not None and not value.isprintable():
+            raise CollectionError(
+                f"the AWS {name} contains a line break or another unprintable character: "
+                "remove it from the environment variable or the AWS credentials file"
+            )
 
 
 def _error_text(error: ClientError) -> str:

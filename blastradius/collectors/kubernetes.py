@@ -226,6 +226,8 @@ def load_configuration(kubeconfig: str | None, context: str | None, in_cluster: 
     """Return the client configuration and the context name (`in-cluster` inside a pod)."""
     configuration = client.Configuration()
     where = "the in-cluster ServiceAccount" if in_cluster else f"kubeconfig {kubeconfig or 'from $KUBECONFIG or ~/.kube/config'}"
+    if context:
+        where += f", context {context}"
     try:
         if in_cluster:
             config.load_incluster_config(client_configuration=configuration)
@@ -234,9 +236,16 @@ def load_configuration(kubeconfig: str | None, context: str | None, in_cluster: 
             config.load_kube_config(config_file=kubeconfig, context=context, client_configuration=configuration, persist_config=False)
             context_name = context or config.list_kube_config_contexts(kubeconfig)[1]["name"]
     except (ConfigException, OSError, yaml.YAMLError) as error:
-        context_part = f", context {context}" if context else ""
-        raise CollectionError(f"cannot load the cluster configuration from {where}{context_part}: {error}") from error
+        raise CollectionError(f"cannot load the cluster configuration from {where}: {error}") from error
 
+    # http.client rejects a header value with a line break and quotes the whole value, token
+    # included, in its error. The kubernetes client (37.0.1) keeps the newline that ends a
+    # token file written with echo.
+    if not (configuration.get_api_key_with_prefix("BearerToken") or "").isprintable():
+        raise CollectionError(
+            f"cannot load the cluster configuration from {where}: its token or password contains a line break or another "
+            "unprintable character: remove it (a token file written with echo ends in a newline)"
+        )
     configuration.retries = RETRIES
     return configuration, context_name
 
