@@ -276,3 +276,30 @@ def test_module_entry_prints_version() -> None:
 
     assert completed.returncode == 0
     assert completed.stdout == f"blastradius {__version__}\n"
+
+
+# --- coverage gaps on stderr ---------------------------------------------------------------------
+
+
+def test_collect_gap_line_escapes_controls(runner: CliRunner, tmp_path: Path) -> None:
+    """A secret name from AWS reaches the gap detail; its ANSI colour sequence is printed as an escape."""
+    secret_list = {
+        "SecretList": [
+            {
+                "ARN": "arn:aws:secretsmanager:us-east-1:111122223333:secret:production/db-AbCdEf",
+                "Name": "production/\x1b[31mdb",
+                "KmsKeyId": "alias/production-secrets",
+            }
+        ]
+    }
+    secrets_path = tmp_path / "secrets.json"
+    secrets_path.write_text(json.dumps(secret_list))
+
+    result = runner.invoke(app, ["collect", "--aws-json", str(secrets_path), "-o", str(tmp_path / "s.json.gz")])
+
+    assert result.exit_code == 0
+    assert "\x1b" not in result.stderr
+    assert (
+        "  aws:111122223333: kms:GetKeyPolicy: not_found (KMS key alias/production-secrets of secret "
+        "production/\\x1b[31mdb is not in the given files; who can decrypt it is unknown)\n"
+    ) in result.stderr
