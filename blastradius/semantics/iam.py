@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, Literal
+from typing import Any, Callable, Literal
 
 from blastradius.semantics.iam_decision import NOTHING, Decision, Evidence, Findings, best_of, both, simplify
 from blastradius.semantics.iam_evaluate import RequestEvaluator, apply_statement, note_unreadable
@@ -46,7 +46,6 @@ from blastradius.semantics.iam_sharing import (
     looks_at_resource,
     permission_sets,
     personal_secrets,
-    secret_class_key,
 )
 
 __all__ = [
@@ -333,49 +332,83 @@ class AccountAuthorizations:
 
     def _evaluate_secrets(self, principal: Principal, capability: Capability, candidates: set[str]) -> list[tuple[str, Decision]]:
         """Decide each candidate secret, evaluating once per class of secrets the principal's statements cannot tell apart."""
-        actions = SECRET_ACTIONS[capability]
-        statements = self._statements_on_secrets(principal, actions)
-        covered = [self._matches.covers(statement) for statement in statements]
-        context = self._evaluator.context(principal, actions[0], Resource("", principal.account_id, "other", False))
-        by_arn = any(looks_at_resource(statement) for statement in self._policy_statements(principal))
-        decisions: dict[tuple, Decision | None] = {}
         results = []
-        for arn in sorted(candidates):
-            secret = self._model.secrets[arn]
-            coverage = tuple(
-                arn in secrets if secrets is not None else statement.matches_resource(arn, context)
-                for statement, secrets in zip(statements, covered)
-            )
-            key = self._model.resolve_key(secret)
-            key_arn = key.arn if key is not None else None
-            class_key = secret_class_key(secret, coverage, key_arn, by_arn=by_arn or key_arn in self._resource_keys)
-            if class_key not in decisions:
-                decisions[class_key] = self._secret_decision(principal, secret, capability)
-            decision = decisions[class_key]
+        for members in self._secret_classes(principal, SECRET_ACTIONS[capability], candidates, by_key=True):
+            decision = self._secret_decision(principal, self._model.secrets[min(members)], capability)
             if decision is not None:
-                results.append((arn, decision))
+                results += [(arn, decision) for arn in members]
+        results.sort()
         return results
 
     def _evaluate_secret_action(self, principal: Principal, action: str, candidates: set[str]) -> list[tuple[str, Decision]]:
         """Decide one Secrets Manager action without the KMS key, once per class of equal secrets."""
-        statements = self._statements_on_secrets(principal, (action,))
-        covered = [self._matches.covers(statement) for statement in statements]
-        context = self._evaluator.context(principal, action, Resource("", principal.account_id, "other", False))
-        by_arn = any(looks_at_resource(statement) for statement in self._policy_statements(principal))
-        decisions: dict[tuple, Decision] = {}
         results = []
-        for arn in sorted(candidates):
-            secret = self._model.secrets[arn]
-            coverage = tuple(
-                arn in secrets if secrets is not None else statement.matches_resource(arn, context)
-                for statement, secrets in zip(statements, covered)
-            )
-            class_key = secret_class_key(secret, coverage, None, by_arn=by_arn)
-            if class_key not in decisions:
-                decisions[class_key] = self._evaluator.evaluate(principal, action, self._model.secret_resource(secret))
-            if decisions[class_key].possible:
-                results.append((arn, decisions[class_key]))
+        for members in self._secret_classes(principal, (action,), candidates, by_key=False):
+            decision = self._evaluator.evaluate(principal, action, self._model.secret_resource(self._model.secrets[min(members)]))
+            if decision.possible:
+                results += [(arn, decision) for arn in members]
+        results.sort()
         return results
+
+    def _secret_classes(self, principal: Principal, actions: tuple[str, ...], candidates: set[str], *,
+                        by_key: bool) -> list[set[str]]:
+        """Split candidate secrets into classes on which every decision of the principal is equal.
+
+        Secrets start grouped by account, region and (with `by_key`) KMS key, and each statement
+        that covers part of a class splits it in two (set operations, not a pass per secret). A
+        secret with its own resource policy, or a key policy that tests it, is a class of its own,
+        and so is every secret when a statement tests the secret itself or uses policy variables.
+        """
+        statements = self._statements_on_secrets(principal, actions)
+        covered = [self._matches.covers(statement) for statement in statements]
+        if any(secrets is None for secrets in covered) or any(
+                looks_at_resource(statement) for statement in self._policy_statements(principal)):
+            return [{arn} for arn in candidates]
+        apart = candidates & (self._apart_by_key if by_key else self._apart)
+        groups = self._groups_by_key if by_key else self._groups
+        rest = candidates - apart
+        parts = [part for part in (rest & group for group in groups) if part]
+        for secrets in covered:
+            split = []
+            for part in parts:
+                inside = part & secrets
+                if inside and len(inside) < len(part):
+                    split += [inside, part - inside]
+                else:
+                    split.append(part)
+            parts = split
+        return [{arn} for arn in apart] + parts
+
+    @cached_property
+    def _apart(self) -> frozenset[str]:
+        """Secrets with a resource policy of their own: no other secret shares their decisions."""
+        return frozenset(arn for arn, secret in self._model.secrets.items() if secret.policy is not None)
+
+    @cached_property
+    def _apart_by_key(self) -> frozenset[str]:
+        """`_apart`, plus the secrets whose KMS key policy tests the secret (its encryption context)."""
+        keyed = (arn for arn, secret in self._model.secrets.items() if self._key_arn(secret) in self._resource_keys)
+        return self._apart | frozenset(keyed)
+
+    @cached_property
+    def _groups(self) -> list[frozenset[str]]:
+        """Secrets grouped by account and region: what a decision without the KMS key depends on besides statements."""
+        return self._group_secrets(lambda secret: (secret.account_id, secret.region))
+
+    @cached_property
+    def _groups_by_key(self) -> list[frozenset[str]]:
+        """Secrets grouped by account, region and KMS key."""
+        return self._group_secrets(lambda secret: (secret.account_id, secret.region, self._key_arn(secret) or secret.kms_key_id))
+
+    def _group_secrets(self, key_of: Callable[[Secret], tuple]) -> list[frozenset[str]]:
+        groups: dict[tuple, set[str]] = {}
+        for arn, secret in self._model.secrets.items():
+            groups.setdefault(key_of(secret), set()).add(arn)
+        return [frozenset(members) for _, members in sorted(groups.items(), key=lambda item: repr(item[0]))]
+
+    def _key_arn(self, secret: Secret) -> str | None:
+        key = self._model.resolve_key(secret)
+        return key.arn if key is not None else None
 
     def _secret_decision(self, principal: Principal, secret: Secret, capability: Capability) -> Decision | None:
         """Decide one secret with its KMS key; None when the principal cannot read or overwrite it."""

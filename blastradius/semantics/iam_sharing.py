@@ -206,24 +206,3 @@ class StatementMatches:
         self._covered[id(statement)] = covered
         self._keep.append(statement)
         return covered
-
-
-def secret_class_key(
-    secret: Secret,
-    coverage: tuple[bool, ...],
-    key_arn: str | None,
-    *,
-    by_arn: bool,
-) -> tuple:
-    """Return what a decision on `secret` depends on besides the principal: equal keys, equal decisions.
-
-    `coverage` says which of the principal's statements cover the secret. `by_arn` is set when a
-    statement tests the secret itself, and a secret with its own resource policy is always apart.
-    """
-    return (
-        coverage,
-        secret.account_id,
-        secret.region,
-        key_arn if key_arn is not None else secret.kms_key_id,
-        secret.arn if by_arn or secret.policy is not None else None,
-    )
