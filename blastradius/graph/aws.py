@@ -107,6 +107,7 @@ class AwsGraph:
         # Secret folders: the name prefixes up to each `/`, per account, with their subfolders and secrets.
         self._folders: dict[tuple[str, str], _Folder] = {}
         self._secret_folders: dict[str, list[tuple[str, str]]] = {}
+        self._group_cache: dict[frozenset[str], tuple[list[str], list[str]]] = {}
         graph.warnings.extend(f"aws: {warning}" for warning in self.authorizations.warnings)
         self._record_unreadable_policies()
 
@@ -216,9 +217,7 @@ class AwsGraph:
         for decision, secret_arns in by_decision.items():
             evidence, conditions, because = _evidence(decision), _conditions(decision), decision_text(decision)
             if len(secret_arns) >= SECRET_SET_MIN_SIZE:
-                folders, loose = self._folder_cover(secret_arns)
-                if len(folders) + len(loose) > len(secret_arns) // 4:
-                    folders, loose = [self._set_node(secret_arns)], []
+                folders, loose = self._group_targets(secret_arns)
                 for target in folders:
                     reason = f"{name} may {verb} the {self.graph.name(target)}: {because}"
                     self.graph.add_edge(source, target, kind, reason, evidence=evidence, conditions=conditions)
@@ -227,6 +226,19 @@ class AwsGraph:
                 target = ids.aws(secret_arn)
                 reason = f"{name} may {verb} {self.graph.name(target)}: {because}"
                 self.graph.add_edge(source, target, kind, reason, evidence=evidence, conditions=conditions)
+
+    def _group_targets(self, secret_arns: list[str]) -> tuple[list[str], list[str]]:
+        """Return the folder or set nodes that stand for many secrets, and the secrets still needing an edge each.
+
+        Many principals get the same group of secrets, so the answer is kept per group.
+        """
+        group = frozenset(secret_arns)
+        if group not in self._group_cache:
+            folders, loose = self._folder_cover(secret_arns)
+            if len(folders) + len(loose) > len(secret_arns) // 4:
+                folders, loose = [self._set_node(secret_arns)], []
+            self._group_cache[group] = (folders, loose)
+        return self._group_cache[group]
 
     def _folder_cover(self, secret_arns: list[str]) -> tuple[list[str], list[str]]:
         """Split secrets into the largest folders they fill completely and the secrets outside them.
