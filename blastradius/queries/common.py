@@ -90,6 +90,12 @@ def scope_of(graph: CapabilityGraph, node: str) -> str:
     return data.get("cluster") or ""
 
 
+def secrets_uncollected(graph: CapabilityGraph, account_id: str) -> bool:
+    """Return whether the snapshot lacks the secret list of an AWS account (a coverage gap on ListSecrets)."""
+    return any(gap["source"] == f"aws:{account_id}" and gap["resource"].startswith("secretsmanager:ListSecrets")
+               for gap in graph.coverage_gaps)
+
+
 def coverage_notes(graph: CapabilityGraph, nodes: list[str]) -> list[str]:
     """Return a sentence for each coverage gap that touches the clusters, namespaces or accounts of `nodes`.
 

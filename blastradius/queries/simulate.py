@@ -157,7 +157,11 @@ def simulate(graph: CapabilityGraph, reference: str, *, cluster: str | None = No
 
     notes = coverage_notes(walk, [*scenario.resolved, *scenario.compromised, *(reach.target for reach in reaches)])
     columns = ETCD_COLUMNS if scenario.kind == ETCD_PRESET else COLUMNS
-    message = None if rows else f"a leak of {reference} exposes no secret"
+    message = None
+    if not rows:
+        message = f"a leak of {reference} exposes no secret"
+        if notes:
+            message = f"a leak of {reference} exposes no secret that the snapshot holds; the coverage gaps below leave the rest unknown"
     result = QueryResult("simulate", reference, columns, rows, notes, message)
 
     gaps = _iam_gaps(graph, [identity for identity in (*compromised, *identities, *eso_identities) if identity.kind in IAM_KINDS])

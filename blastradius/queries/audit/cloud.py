@@ -8,6 +8,7 @@ from typing import Any, Iterator
 
 from blastradius.graph import ids
 from blastradius.queries.audit.context import AuditContext, Hit, aws_kind, aws_ref, plural, short_arn, store_label
+from blastradius.queries.common import secrets_uncollected
 from blastradius.semantics.iam_policy import PolicyDocument, PolicyError, Statement
 
 log = logging.getLogger(__name__)
@@ -97,7 +98,11 @@ def _wildcard_hit(ctx: AuditContext, policy: IdentityPolicy, statements: list[St
     labels = ", ".join(f"statement {statement.label}" for statement in statements)
     message = f"{short_arn(owner)}: {policy.label} allows {READ_SECRET} on every secret ({labels})"
     if aws_kind(owner) != "IAMGroup":
-        message += f"; it can read {plural(len(ctx.readable_secrets(owner)), 'secret')}"
+        readable = len(ctx.readable_secrets(owner))
+        if not readable and secrets_uncollected(ctx.graph, owner.split(":")[4]):
+            message += "; which secrets it can read is unknown, because the account's secret list was not collected"
+        else:
+            message += f"; it can read {plural(readable, 'secret')}"
     if stores:
         message += f"; it is the identity of {', '.join(stores)}"
     objects = [aws_ref(aws_kind(owner), owner)]
