@@ -23,10 +23,12 @@ def info(
     from blastradius.graph import cache
 
     folder = cache.cache_dir()
+    problem = cache.folder_problem(folder)
     stored = cache.entries(folder)
     summary = {
         "folder": str(folder),
-        "enabled": not cache.cache_disabled(),
+        "enabled": not cache.cache_disabled() and problem is None,
+        "problem": problem,
         "max_entries": cache.MAX_ENTRIES,
         "total_bytes": sum(entry.size for entry in stored),
         "entries": [
@@ -37,7 +39,12 @@ def info(
         typer.echo(json.dumps(summary, indent=2))
         return
 
-    state = "enabled" if summary["enabled"] else f"disabled by {cache.NO_CACHE_VARIABLE}"
+    if cache.cache_disabled():
+        state = f"disabled by {cache.NO_CACHE_VARIABLE}"
+    elif problem is not None:
+        state = f"ignored: the folder {problem}"
+    else:
+        state = "enabled"
     typer.echo(f"folder: {folder} ({state})")
     typer.echo(f"graphs: {len(stored)} of at most {cache.MAX_ENTRIES}, {_megabytes(summary['total_bytes'])}")
     for entry in summary["entries"]:

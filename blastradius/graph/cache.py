@@ -201,6 +201,14 @@ def _prepare_folder(folder: Path) -> bool:
     return True
 
 
+def folder_problem(folder: Path) -> str | None:
+    """Return why an existing cache folder would be ignored (another owner, writable by others), or None."""
+    try:
+        return _ownership_problem(folder.stat())
+    except FileNotFoundError:
+        return None
+
+
 def _ownership_problem(info: os.stat_result) -> str | None:
     """Return why a file or folder may not be trusted (another owner, group or other write), or None."""
     if info.st_uid != os.getuid():

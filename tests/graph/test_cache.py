@@ -526,3 +526,13 @@ def test_query_command_uses_cache(cache_folder: Path, snapshot_file: Path, build
     assert second.stdout == first.stdout
     assert len(builds) == 1
 
+
+
+def test_cache_info_reports_unsafe_folder(cache_folder: Path) -> None:
+    cache_folder.mkdir(parents=True)
+    cache_folder.chmod(0o777)
+
+    result = CliRunner().invoke(app, ["cache", "info"])
+
+    assert result.exit_code == 0
+    assert result.stdout.splitlines()[0] == f"folder: {cache_folder} (ignored: the folder is writable by group or others (mode 0777))"
