@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 
 # A decision that covers at least this many secrets reaches them through one secret-set node.
 SECRET_SET_MIN_SIZE = 50
+# Nodes that stand for many secrets: a decision's set, a name folder, or every secret of an account.
+SECRET_GROUP_KINDS = frozenset({"aws_secret_set", "aws_secret_folder", "aws_all_secrets"})
 _ACCESS_EDGES = (("read", "iam_read_secret", "read"), ("overwrite", "iam_overwrite_secret", "overwrite"))
 
 
@@ -64,23 +66,33 @@ def _short(arn: str) -> str:
     return resource
 
 
-def iam_secret_targets(graph: CapabilityGraph, principal_node: str, kind: str = "iam_read_secret") -> set[str]:
-    """Return the cloud secret nodes an IAM principal's own `kind` edges reach, through its permission set and secret sets."""
+def iam_secret_targets(graph: CapabilityGraph, principal_node: str, kind: str = "iam_read_secret",
+                       expanded: dict[str, frozenset[str]] | None = None) -> set[str]:
+    """Return the cloud secret nodes an IAM principal's own `kind` edges reach, through its permission set and secret sets.
+
+    `expanded` keeps the secrets of each folder or set node between calls, for callers that ask
+    about many principals: those nodes are shared, so each is walked once.
+    """
+    expanded = {} if expanded is None else expanded
     sources = [principal_node] + [target for _, target, data in graph.g.out_edges(principal_node, data=True)
                                   if data["kind"] == "iam_same_permissions"]
-    pending = [target for source in sources for _, target, data in graph.g.out_edges(source, data=True) if data["kind"] == kind]
     found: set[str] = set()
-    seen: set[str] = set()
-    while pending:
-        node = pending.pop()
-        if node in seen:
-            continue
-        seen.add(node)
-        if graph.kind(node) == "cloud_secret":
-            found.add(node)
-        else:
-            pending.extend(member for _, member in graph.g.out_edges(node))
+    for source in sources:
+        for _, target, data in graph.g.out_edges(source, data=True):
+            if data["kind"] == kind:
+                found |= _secrets_within(graph, target, expanded)
     return found
+
+
+def _secrets_within(graph: CapabilityGraph, node: str, expanded: dict[str, frozenset[str]]) -> frozenset[str]:
+    """Return the cloud secrets a secret, folder or set node stands for."""
+    if graph.kind(node) == "cloud_secret":
+        return frozenset((node,))
+    if graph.kind(node) not in SECRET_GROUP_KINDS:
+        return frozenset()
+    if node not in expanded:
+        expanded[node] = frozenset().union(*(_secrets_within(graph, member, expanded) for _, member in graph.g.out_edges(node)))
+    return expanded[node]
 
 
 @dataclass

@@ -376,8 +376,9 @@ def _iam_gaps(graph: CapabilityGraph, identities: list[Identity]) -> list[IamGap
             synced.setdefault(identity, set()).update(record["cloud_secrets"])
 
     gaps = []
+    expanded: dict[str, frozenset[str]] = {}
     for identity in sorted({identity.node: identity for identity in identities}.values(), key=lambda item: item.name):
-        readable = {graph.name(target) for target in iam_secret_targets(graph, identity.node)}
+        readable = {graph.name(target) for target in iam_secret_targets(graph, identity.node, expanded=expanded)}
         used = {graph.name(ids.aws(arn)) for arn in synced.get(identity.node, set()) if ids.aws(arn) in graph.g}
         gaps.append(IamGap(identity.name, identity.arn or "", tuple(sorted(readable)), tuple(sorted(used))))
     return gaps
