@@ -138,7 +138,7 @@ def run_stage(name: str, command: list[str], workdir: Path, limits: Limits, *, c
     elif code not in success_codes:
         result.status = "failed"
         result.detail = f"exit {code}: {_last_line(Path(f'{stem}.err'))}"
-    else:
+    elif any(part.endswith("stages.py") for part in command):
         result.inner = _inner_result(Path(f"{stem}.out"))
     return result
 
@@ -149,7 +149,7 @@ def _last_line(path: Path) -> str:
 
 
 def _inner_result(path: Path) -> dict[str, Any]:
-    """Return the JSON object a library stage prints, or an empty dict for CLI output."""
+    """Return the JSON object a library stage (`stages.py`) prints, or an empty dict when it printed none."""
     text = path.read_text(encoding="utf-8", errors="replace").strip()
     if not text.startswith("{") or "\n" in text:
         return {}
