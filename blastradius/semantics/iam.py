@@ -138,6 +138,7 @@ class AccountAuthorizations:
         self._personal: dict[str, frozenset[str]] = {}
         self._access: dict[tuple[str, str], list[tuple[str, Decision]]] = {}
         self._shared_access: dict[tuple[str, str], list[tuple[str, Decision]]] = {}
+        self._escalations: dict[str, list[tuple[str, str, Decision]]] = {}
         self.warnings: list[str] = self._model.warnings
 
     # Queries -----------------------------------------------------------------------------------
@@ -202,6 +203,8 @@ class AccountAuthorizations:
         _check_capability(capability)
         principal = self._model.principal(principal_arn)
         shared = self.permission_set(principal.arn)
+        if shared is not None and not self._personal_secrets(shared):
+            return []
         candidates = self._secret_candidates(principal, SECRET_ACTIONS[capability])
         if shared is not None:
             candidates &= self._personal_secrets(shared)
@@ -286,6 +289,16 @@ class AccountAuthorizations:
         together with that service's create action, reported as `iam:PassRole+<create action>`.
         """
         principal = self._model.principal(principal_arn)
+        # Members of a permission set have equal statements and none that looks at who asks, so equal rows.
+        shared = self.permission_set(principal.arn)
+        if shared is not None and shared.key in self._escalations:
+            return self._escalations[shared.key]
+        rows = self._evaluate_escalations(principal)
+        if shared is not None:
+            self._escalations[shared.key] = rows
+        return rows
+
+    def _evaluate_escalations(self, principal: Principal) -> list[tuple[str, str, Decision]]:
         by_arn = any(looks_at_resource(statement) for statement in self._policy_statements(principal))
         rows = []
         for method in ESCALATION_METHODS:

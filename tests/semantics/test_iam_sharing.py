@@ -176,3 +176,11 @@ def test_shared_evaluation_equals_per_secret(aws_accounts):
             if decision is not None:
                 expected.append((arn, decision))
         assert authorizations.secret_access(principal_arn, "read") == expected
+
+
+def test_members_share_escalation_rows():
+    keys = managed_policy(policy_arn("keys"), document(allow("iam:CreateAccessKey", f"arn:aws:iam::{ACCOUNT}:user/*")))
+    authorizations = _authorizations(users=DEVELOPERS, groups=(group("developers", attached=(keys["arn"],)),), policies=(keys,))
+    alice_rows = authorizations.escalation_paths(ALICE)
+    assert [(action, target) for action, target, _ in alice_rows] == [("iam:CreateAccessKey", ALICE), ("iam:CreateAccessKey", BOB)]
+    assert authorizations.escalation_paths(BOB) == authorizations._evaluate_escalations(authorizations._model.principal(BOB))
