@@ -69,8 +69,32 @@ class ClusterIndex:
         index = cls(name=section["name"], oidc_issuer=section.get("oidc_issuer"), objects=section.get("objects", []))
         for obj in index.objects:
             index._add(obj)
+        if section.get("server") is None:
+            index._add_bound_serviceaccounts()
         index._add_default_serviceaccounts()
         return index
+
+    def _add_bound_serviceaccounts(self) -> None:
+        """Add each ServiceAccount that a binding names but the manifests do not define.
+
+        Manifests (bootstrap RBAC, a GitOps folder of roles) often bind ServiceAccounts that other
+        tooling creates, so token creation or pod creation in their namespace reaches them. A live
+        collection lists every ServiceAccount, and there a binding to a missing one stays dangling.
+        """
+        for kind in ("RoleBinding", "ClusterRoleBinding"):
+            for binding in self.by_kind.get(kind, []):
+                binding_namespace = (binding.get("metadata") or {}).get("namespace") if kind == "RoleBinding" else None
+                subjects = binding.get("subjects")
+                for subject in subjects if isinstance(subjects, list) else ():
+                    if not isinstance(subject, dict) or subject.get("kind") != "ServiceAccount":
+                        continue
+                    name, namespace = subject.get("name"), subject.get("namespace") or binding_namespace
+                    if isinstance(name, str) and name and isinstance(namespace, str) and namespace:
+                        self.namespaces.setdefault(namespace, {})
+                        self.service_accounts.setdefault((namespace, name), {
+                            "apiVersion": "v1", "kind": "ServiceAccount", "implicit": True,
+                            "metadata": {"name": name, "namespace": namespace},
+                        })
 
     def _add_default_serviceaccounts(self) -> None:
         """Add the `default` ServiceAccount that Kubernetes creates in every namespace, when not collected.

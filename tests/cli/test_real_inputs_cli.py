@@ -53,3 +53,16 @@ def test_bootstrap_rbac_kube_system_readers(tmp_path: Path) -> None:
     assert {"group:system:masters", "user:system:kube-controller-manager",
             "system:serviceaccount:kube-system:namespace-controller"} <= principals
     assert "group:system:authenticated" not in principals
+
+
+def test_token_creation_reaches_bound_serviceaccount(tmp_path: Path) -> None:
+    snapshot = tmp_path / "rbac.json.gz"
+    CliRunner().invoke(app, ["collect", "--manifests", str(BOOTSTRAP_RBAC), "-o", str(snapshot)])
+    result = CliRunner().invoke(app, ["query", "path", "user:system:kube-controller-manager",
+                                      "system:serviceaccount:kube-system:namespace-controller", "-s", str(snapshot), "-o", "json"])
+    steps = json.loads(result.stdout)["rows"]
+    assert [(step["kind"], step["to"]) for step in steps] == [
+        ("rbac_create_token", "every ServiceAccount of the cluster"),
+        ("contains", "every ServiceAccount of namespace kube-system"),
+        ("contains", "system:serviceaccount:kube-system:namespace-controller"),
+    ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -252,3 +253,16 @@ def test_rejected_store_named_once():
     graph = build([namespace("team-a"), store])
     warnings = [warning for warning in graph.warnings if "spec.conditions" in warning]
     assert warnings == ["cluster test: ClusterSecretStore aws-keys: spec.conditions must be a list, got string"]
+
+
+@pytest.mark.parametrize("server, expected", [(None, True), ("https://127.0.0.1:6443", False)], ids=["manifests", "live"])
+def test_bound_serviceaccount_added_from_manifests(server, expected):
+    from tests.graph.estate import cluster_role, cluster_role_binding, rule, sa_subject, snapshot
+
+    objects = [cluster_role("reader", rule(["get"], ["secrets"])),
+               cluster_role_binding("reader", "reader", sa_subject("kube-system", "namespace-controller"))]
+    data = snapshot(objects)
+    data["clusters"][0]["server"] = server
+    graph = build_graph(data)
+    sa_set = "k8s:test:serviceaccounts-in:kube-system"
+    assert (sa_set in graph.g and graph.g.has_edge(sa_set, "k8s:test:serviceaccount:kube-system/namespace-controller")) is expected
