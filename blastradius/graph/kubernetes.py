@@ -165,7 +165,7 @@ class KubernetesGraph:
 
         grants, warnings = rbac.resolve_grants(self.index.objects)
         self.graph.warnings.extend(f"cluster {self.cluster}: {warning}" for warning in warnings)
-        capabilities = rbac.subject_capabilities(grants)
+        capabilities = rbac.subject_capabilities(grants) + rbac.bound_role_escalations(grants)
         for capability in capabilities:
             self.rights.by_subject[capability.subject].append(capability)
 

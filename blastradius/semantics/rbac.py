@@ -751,8 +751,8 @@ CAPABILITIES: tuple[CapabilityDefinition, ...] = (
         + _requests(("create",), RBAC_API_GROUP, ("clusterrolebindings",), cluster_only=True),
         note=(
             "bind on a ClusterRole is checked in the namespace of the RoleBinding being created, so a RoleBinding can "
-            "give it. Using escalate also needs update on the role; the pair does not check that. NOTE: escalate "
-            "plus update on a role the subject is already bound to needs no new binding, and is not modelled."
+            "give it. Using escalate also needs update on the role; the pair does not check that. Escalate plus "
+            "update on a role the subject is already bound to needs no new binding: bound_role_escalations finds it."
         ),
     ),
     CapabilityDefinition(
@@ -830,6 +830,45 @@ def subject_capabilities(grants: Iterable[Grant]) -> list[Capability]:
         if definition.companion_patterns:
             capabilities.extend(_paired_capabilities(definition, grants))
     return capabilities
+
+
+def bound_role_escalations(grants: Iterable[Grant]) -> list[Capability]:
+    """Return an `escalate_roles` capability for each subject that can rewrite a role it is bound to.
+
+    Adding rules the caller does not hold to a Role or ClusterRole needs `escalate` and `update` (or
+    `patch`) on it. A subject bound to that role then holds whatever it adds, in the scope of its
+    binding, with no new binding. A ClusterRole is a cluster-scoped object, so only cluster-wide
+    grants count for it; for a Role, grants in its namespace count too.
+    """
+    by_subject: dict[Subject, list[Grant]] = {}
+    for grant in grants:
+        by_subject.setdefault(grant.subject, []).append(grant)
+    found: dict[tuple[Subject, str | None], Capability] = {}
+    for subject, held in by_subject.items():
+        editors = [grant for grant in held if {"escalate", "*"} & set(grant.rule.rule.verbs)]
+        if not editors:
+            continue
+        for binding in held:
+            role_namespace = binding.binding_namespace if binding.role_kind == "Role" else None
+            escalate = _role_editor(editors, binding.role_kind, role_namespace, binding.role_name, ("escalate",))
+            update = _role_editor(held, binding.role_kind, role_namespace, binding.role_name, ("update", "patch"))
+            if escalate is not None and update is not None:
+                found.setdefault((subject, binding.scope),
+                                 Capability("escalate_roles", subject, binding.scope, None, escalate, update))
+    return list(found.values())
+
+
+def _role_editor(held: list[Grant], role_kind: str, role_namespace: str | None, role_name: str,
+                 verbs: tuple[str, ...]) -> Grant | None:
+    """Return a grant that allows one of `verbs` on the named Role or ClusterRole, or None."""
+    resource = "clusterroles" if role_kind == "ClusterRole" else "roles"
+    for grant in held:
+        if grant.scope is not None and (role_kind == "ClusterRole" or grant.scope != role_namespace):
+            continue
+        if any(rule_allows(grant.rule.rule, verb=verb, api_group=RBAC_API_GROUP, resource=resource, name=role_name)
+               for verb in verbs):
+            return grant
+    return None
 
 
 def _names_reached(pattern: RequestPattern, grant: Grant) -> tuple[bool, frozenset[str]]:

@@ -66,3 +66,14 @@ def test_token_creation_reaches_bound_serviceaccount(tmp_path: Path) -> None:
         ("contains", "every ServiceAccount of namespace kube-system"),
         ("contains", "system:serviceaccount:kube-system:namespace-controller"),
     ]
+
+
+def test_aggregation_controller_can_escalate(tmp_path: Path) -> None:
+    snapshot = tmp_path / "rbac.json.gz"
+    CliRunner().invoke(app, ["collect", "--manifests", str(BOOTSTRAP_RBAC), "-o", str(snapshot)])
+    result = CliRunner().invoke(app, ["query", "reach", "system:serviceaccount:kube-system:clusterrole-aggregation-controller",
+                                      "-s", str(snapshot), "-o", "json"])
+    paths = {row["target"]: row["path"] for row in json.loads(result.stdout)["rows"]}
+    assert paths["every Secret of the cluster"] == (
+        "system:serviceaccount:kube-system:clusterrole-aggregation-controller -[rbac_escalate]-> any right in any namespace "
+        "-[contains]-> every Secret of the cluster")
