@@ -37,6 +37,7 @@ EXAMPLE_FINDINGS = [
         ("SecretsManagerSecret", None,
          "arn:aws:secretsmanager:us-east-1:111122223333:secret:eso-credentials/staging-access-key-Hd1Fz5"))),
     ("ESO-SYNC-FAILING", "high", (("ExternalSecret", "production", "payments-api-key"),)),
+    ("IAM-PRIVILEGE-ESCALATION", "high", (("IAMRole", None, f"{ACCOUNT_ARN}:role/admin"),)),
     ("IAM-WILDCARD-RESOURCE", "high", (("IAMRole", None, f"{ACCOUNT_ARN}:role/admin"),
                                        ("IAMPolicy", None, "arn:aws:iam::aws:policy/AdministratorAccess"))),
     ("IAM-WILDCARD-RESOURCE", "high", (("IAMRole", None, f"{ACCOUNT_ARN}:role/eso-global"),)),
@@ -150,7 +151,7 @@ def test_outputs_never_contain_canary(example_snapshot: Path, output: str) -> No
 def test_table_output_lists_findings(example_snapshot: Path) -> None:
     result = _audit(example_snapshot, "-o", "table")
     assert "ESO-CSS-BROAD" in result.stdout
-    assert "26 finding(s): 11 high, 13 medium, 1 low, 1 info" in result.stdout
+    assert "27 finding(s): 12 high, 13 medium, 1 low, 1 info" in result.stdout
 
 
 def test_csv_output_columns(example_snapshot: Path) -> None:

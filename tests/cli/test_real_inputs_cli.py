@@ -77,3 +77,11 @@ def test_aggregation_controller_can_escalate(tmp_path: Path) -> None:
     assert paths["every Secret of the cluster"] == (
         "system:serviceaccount:kube-system:clusterrole-aggregation-controller -[rbac_escalate]-> any right in any namespace "
         "-[contains]-> every Secret of the cluster")
+
+
+def test_sample_escalation_found(aws_sample: Path) -> None:
+    result = CliRunner().invoke(app, ["audit", "-s", str(aws_sample), "-o", "json"])
+    escalating = sorted(row["details"]["evidence"]["principal"].split(":", 5)[-1] for row in json.loads(result.stdout)["rows"]
+                        if row["check_id"] == "IAM-PRIVILEGE-ESCALATION")
+    assert "role/OverprivilegedEC2" in escalating
+    assert "user/obama" in escalating

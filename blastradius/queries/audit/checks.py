@@ -118,6 +118,19 @@ CHECKS: tuple[Check, ...] = (
         cloud.missing_deny_high_privilege,
     ),
     Check(
+        "IAM-PRIVILEGE-ESCALATION", "IAM principal can grant itself more", "high",
+        "A role or user whose policies allow an IAM change that widens its own access: writing or attaching a "
+        "policy, a new policy version, a trust policy, access keys or a login for another principal, a group "
+        "membership, a secret's resource policy, or passing a role to compute it can create.",
+        "Whoever controls the principal (a pod with its IRSA token, a leaked key) reaches what the change can "
+        "grant, usually every secret of the account, without any policy saying so.",
+        "Remove the IAM write actions from the principal, or scope them to resources it cannot use to raise its own "
+        "access, and list the principal in trusted_principals if it is a break-glass administrator.",
+        "The actions evaluated are those of the escalation catalogue in the IAM semantics; SCPs and boundaries are "
+        "applied to the change itself, not to what it would grant afterwards. Trusted principals are not reported.",
+        cloud.iam_privilege_escalation,
+    ),
+    Check(
         "IRSA-TRUST-UNPINNED", "Unpinned IRSA trust", "high",
         "A web-identity trust policy that does not test the token's sub, or tests it with a wildcard pattern.",
         "Every ServiceAccount the pattern admits can assume the role, so anyone who can create a pod or a token in any "

@@ -1,4 +1,4 @@
-"""Audit checks on AWS IAM: wildcard secret reads, missing Deny for high-privilege paths, IRSA trust."""
+"""Audit checks on AWS IAM: wildcard secret reads, self-escalation, missing Deny for high-privilege paths, IRSA trust."""
 
 from __future__ import annotations
 
@@ -110,6 +110,24 @@ def _wildcard_hit(ctx: AuditContext, policy: IdentityPolicy, statements: list[St
         objects.append(aws_ref("IAMPolicy", policy.policy_arn))
     return Hit(message, objects, {"principal": owner, "policy": policy.policy_arn or policy.label,
                                   "statements": [statement.label for statement in statements]})
+
+
+def iam_privilege_escalation(ctx: AuditContext) -> Iterator[Hit]:
+    """Yield each role or user that can change IAM to grant itself more, with the actions that allow it."""
+    authorizations = ctx.authorizations
+    if authorizations is None:
+        return
+    for principal in authorizations.principals():
+        if ctx.config.is_trusted(short_arn(principal)) or ctx.config.is_trusted(principal):
+            continue
+        rows = authorizations.escalation_paths(principal)
+        if not rows:
+            continue
+        actions = sorted({action for action, _, _ in rows})
+        listed = ", ".join(actions[:4]) + (f" and {len(actions) - 4} more" if len(actions) > 4 else "")
+        message = f"{short_arn(principal)} can grant itself more through {plural(len(rows), 'IAM change')}: {listed}"
+        yield Hit(message, [aws_ref(aws_kind(principal), principal)],
+                  {"principal": principal, "actions": actions, "changes": len(rows)})
 
 
 def _store_identity_arns(ctx: AuditContext) -> dict[str, list[str]]:
