@@ -35,6 +35,7 @@ EXAMPLE_RESULTS = [
     ("ESO-STORE-IAM-WIDE", "error", "snapshots/example/k8s/31-staging.yaml", 86),
     ("ESO-STORE-READS-OWN-CREDENTIALS", "error", "snapshots/example/k8s/31-staging.yaml", 86),
     ("ESO-SYNC-FAILING", "error", "snapshots/example/k8s/30-production.yaml", 141),
+    ("IAM-PRIVILEGE-ESCALATION", "error", "snapshots/example/aws.json", None),
     ("IAM-WILDCARD-RESOURCE", "error", "snapshots/example/aws.json", None),
     ("IAM-WILDCARD-RESOURCE", "error", "snapshots/example/aws.json", None),
     ("IRSA-TRUST-UNPINNED", "error", "snapshots/example/aws.json", None),
