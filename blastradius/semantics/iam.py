@@ -291,12 +291,10 @@ class AccountAuthorizations:
         principal = self._model.principal(principal_arn)
         # Members of a permission set have equal statements and none that looks at who asks, so equal rows.
         shared = self.permission_set(principal.arn)
-        if shared is not None and shared.key in self._escalations:
-            return self._escalations[shared.key]
-        rows = self._evaluate_escalations(principal)
-        if shared is not None:
-            self._escalations[shared.key] = rows
-        return rows
+        key = shared.key if shared is not None else principal.arn
+        if key not in self._escalations:
+            self._escalations[key] = self._evaluate_escalations(principal)
+        return self._escalations[key]
 
     def _evaluate_escalations(self, principal: Principal) -> list[tuple[str, str, Decision]]:
         by_arn = any(looks_at_resource(statement) for statement in self._policy_statements(principal))
