@@ -289,7 +289,7 @@ class AccountAuthorizations:
         together with that service's create action, reported as `iam:PassRole+<create action>`.
         """
         principal = self._model.principal(principal_arn)
-        # Members of a permission set have equal statements and none that looks at who asks, so equal rows.
+        # Members of a permission set have equal statements, none of which tests the caller, so their rows are equal.
         shared = self.permission_set(principal.arn)
         key = shared.key if shared is not None else principal.arn
         if key not in self._escalations:
@@ -304,12 +304,12 @@ class AccountAuthorizations:
                 targets = self._escalation_targets(principal, method)
                 rows += [(method.action, arn, decision) for arn, decision in self._evaluate_secret_action(principal, method.action, targets)]
                 continue
-            statements = self._statements_on_secrets(principal, (method.action,))
+            statements = self._statements_on_targets(principal, (method.action,))
             context = self._evaluator.context(principal, method.action, Resource("", principal.account_id, "other", False))
             decisions: dict[tuple, Decision] = {}
             for target in sorted(self._escalation_targets(principal, method)):
-                # IAM users, groups and policies have no policy of their own for iam: calls, so the
-                # statements that cover the target and its account decide; tags only if a statement tests them.
+                # IAM users, groups and policies have no policy of their own for iam: calls. So the statements
+                # that cover the target decide, with its account, and its tags only when a statement tests them.
                 coverage = tuple(statement.matches_resource(target, context) for statement in statements)
                 class_key = (coverage, arn_account(target), target if by_arn else None)
                 if class_key not in decisions:
@@ -370,7 +370,7 @@ class AccountAuthorizations:
         secret with its own resource policy, or a key policy that tests it, is a class of its own,
         and so is every secret when a statement tests the secret itself or uses policy variables.
         """
-        statements = self._statements_on_secrets(principal, actions)
+        statements = self._statements_on_targets(principal, actions)
         covered = [self._matches.covers(statement) for statement in statements]
         if any(secrets is None for secrets in covered) or any(
                 looks_at_resource(statement) for statement in self._policy_statements(principal)):
@@ -430,7 +430,7 @@ class AccountAuthorizations:
         decision = both(decision, self._key_decision(principal, secret, capability))
         return decision if decision.possible else None
 
-    def _statements_on_secrets(self, principal: Principal, actions: tuple[str, ...]) -> list[Statement]:
+    def _statements_on_targets(self, principal: Principal, actions: tuple[str, ...]) -> list[Statement]:
         """Return the statements whose Resource is matched against the target's ARN for these actions, in a fixed order."""
         guardrails = [principal.boundary, *self._model.accounts[principal.account_id].scps]
         guardrails += [policy for account in self._model.accounts.values() for policy in account.rcps]
