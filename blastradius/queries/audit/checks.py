@@ -119,9 +119,9 @@ CHECKS: tuple[Check, ...] = (
     ),
     Check(
         "IAM-PRIVILEGE-ESCALATION", "IAM principal can grant itself more", "high",
-        "A role or user whose policies allow an IAM change that widens its own access: writing or attaching a "
-        "policy, a new policy version, a trust policy, access keys or a login for another principal, a group "
-        "membership, a secret's resource policy, or passing a role to compute it can create.",
+        "A role or user whose policies allow an IAM change that widens its own access. Such changes write or "
+        "attach a policy, set a policy version or a trust policy, create access keys or a login for another "
+        "principal, add a group member, rewrite a secret's resource policy, or pass a role to new compute.",
         "Whoever controls the principal (a pod with its IRSA token, a leaked key) reaches what the change can "
         "grant, usually every secret of the account, without any policy saying so.",
         "Remove the IAM write actions from the principal, or scope them to resources it cannot use to raise its own "
