@@ -289,9 +289,10 @@ class AccountAuthorizations:
         together with that service's create action, reported as `iam:PassRole+<create action>`.
         """
         principal = self._model.principal(principal_arn)
-        # Members of a permission set have equal statements, none of which tests the caller, so their rows are equal.
+        # Members of a permission set have equal statements, none of which tests the caller, so their rows
+        # are equal, unless the resource policy or an RCP of a personal secret admits or denies them one by one.
         shared = self.permission_set(principal.arn)
-        key = shared.key if shared is not None else principal.arn
+        key = shared.key if shared is not None and not self._personal_secrets(shared) else principal.arn
         if key not in self._escalations:
             self._escalations[key] = self._evaluate_escalations(principal)
         return self._escalations[key]

@@ -9,13 +9,14 @@ statements and matches instead of principals × secrets:
   `aws:userid` or `aws:SourceIdentity`, a policy variable, or a Principal element that names single
   principals. A secret whose resource or key policy does so in a way that can separate two members
   (it names some members but not all, or its condition holds for some and not others) is
-  "personal" to that set and is evaluated per member. A principal whose own policies look at its
-  identity shares with no one, and neither does anyone in an account whose SCPs or RCPs do.
+  "personal" to that set and is evaluated per member. So is a secret whose account, or whose key's
+  account, has an RCP that separates them. A principal whose own policies look at its identity
+  shares with no one, and neither does anyone in an account whose SCPs or RCPs do.
 - **Secret classes.** For one principal, two secrets that the same statements cover (by Resource
   pattern), in the same account and region, without a resource policy, and with the same KMS key
   get the same decision, unless a statement tests the secret itself (`secretsmanager:*` or
-  resource-tag conditions, a key policy on the encryption context). One evaluation per class
-  decides them all.
+  resource-tag conditions, a key policy on the encryption context, or a condition value with a
+  variable such as `${aws:ResourceTag/team}`). One evaluation per class decides them all.
 
 Both shortcuts are exact: they skip evaluations whose inputs are equal, never approximate them.
 """
@@ -23,6 +24,7 @@ Both shortcuts are exact: they skip evaluations whose inputs are equal, never ap
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
@@ -33,6 +35,7 @@ from blastradius.semantics.iam_policy import EMPTY_CONTEXT, Condition, RequestCo
 IDENTITY_KEYS = frozenset({"aws:principalarn", "aws:username", "aws:userid", "aws:sourceidentity"})
 # Condition keys whose value differs between two secrets of the same account and region.
 RESOURCE_KEY_PREFIXES = ("aws:resourcetag/", "secretsmanager:", "iam:resourcetag/", "kms:encryptioncontext")
+_VARIABLE = re.compile(r"\$\{([^}]*)\}")
 
 
 def looks_at_identity(statement: Statement) -> bool:
@@ -49,8 +52,21 @@ def looks_at_identity(statement: Statement) -> bool:
 
 
 def looks_at_resource(statement: Statement) -> bool:
-    """Return whether the statement's conditions can treat two secrets covered by its Resource differently."""
-    return any(condition.key.lower().startswith(RESOURCE_KEY_PREFIXES) for condition in statement.conditions)
+    """Return whether the statement's conditions can treat two secrets covered by its Resource differently.
+
+    A condition does so when it tests a resource key, or when one of its values is a policy
+    variable that names one, as in `aws:PrincipalTag/team` equal to `${aws:ResourceTag/team}`.
+    """
+    for condition in statement.conditions:
+        if condition.key.lower().startswith(RESOURCE_KEY_PREFIXES):
+            return True
+        if any(_names_resource_key(value) for value in condition.values):
+            return True
+    return False
+
+
+def _names_resource_key(value: str) -> bool:
+    return any(name.lower().startswith(RESOURCE_KEY_PREFIXES) for name in _VARIABLE.findall(value))
 
 
 def _names_everyone_or_account(value: str) -> bool:
@@ -117,13 +133,17 @@ def _sharing_key(principal: Principal) -> tuple:
 
 
 def personal_secrets(model: AccountModel, shared: PermissionSet) -> frozenset[str]:
-    """Return the secrets whose resource policy or KMS key policy can treat members of `shared` differently."""
+    """Return the secrets whose resource policy, KMS key policy or RCPs can treat members of `shared` differently."""
     members = {arn: model.principals[arn] for arn in shared.members}
     personal_keys = {arn for arn, key in model.keys.items() if _tells_apart([key.policy], members)}
+    # RCPs apply by the account of the secret or key, which need not be the members' account.
+    personal_accounts = {account_id for account_id, account in model.accounts.items() if _tells_apart(account.rcps, members)}
     personal = set()
     for arn, secret in model.secrets.items():
         key = model.resolve_key(secret)
         if (key is not None and key.arn in personal_keys) or (secret.policy is not None and _tells_apart([secret.policy], members)):
+            personal.add(arn)
+        elif secret.account_id in personal_accounts or (key is not None and key.account_id in personal_accounts):
             personal.add(arn)
     return frozenset(personal)
 
