@@ -115,65 +115,118 @@ class RequestContext:
 EMPTY_CONTEXT = RequestContext({})
 
 
-def _glob_regex(pattern: str, any_char: str) -> str:
-    """Translate `*` and `?` into a regex body; `any_char` is the class one wildcard character spans.
+# A pattern with more stars than this is matched by a state set instead of a regex: Python's regex
+# engine backtracks, so many `*` against a long value that does not match could take seconds.
+MAX_REGEX_STARS = 3
 
-    NOTE: Python's regex engine backtracks, so a pattern with many `*` against a long ARN that
-    does not match can take seconds. A linear glob matcher would remove that cost.
+# Wildcard tokens: any run of characters, any run without a colon, one character, one non-colon.
+_ANY_RUN, _SEGMENT_RUN, _ANY_ONE, _SEGMENT_ONE = "*", "*:", "?", "?:"
+
+
+@dataclass(frozen=True)
+class Glob:
+    """A compiled wildcard pattern: a regex for the usual case, or tokens matched without backtracking.
+
+    `tokens` lists each position as a wildcard token or ("", char) for a literal. With
+    `fold`, literals compare without case (IAM actions).
     """
-    parts = []
-    for char in pattern:
-        if char == "*":
-            parts.append(f"{any_char}*")
-        elif char == "?":
-            parts.append(any_char)
-        else:
-            parts.append(re.escape(char))
-    return "".join(parts)
+
+    tokens: tuple[tuple[str, str], ...]
+    fold: bool
+    regex: re.Pattern[str] | None
+
+    def matches(self, text: str) -> bool:
+        """Return whether the whole text matches the pattern."""
+        if self.regex is not None:
+            return self.regex.fullmatch(text) is not None
+        return self._state_match(text.lower() if self.fold else text)
+
+    def _state_match(self, text: str) -> bool:
+        """Simulate the pattern as an automaton over the text: O(len(text) x len(tokens)), no backtracking."""
+        states = self._closure({0})
+        for char in text:
+            following = set()
+            for state in states:
+                if state == len(self.tokens):
+                    continue
+                kind, literal = self.tokens[state]
+                if kind == _ANY_RUN or (kind == _SEGMENT_RUN and char != ":"):
+                    following.add(state)
+                elif kind == _ANY_ONE or (kind == _SEGMENT_ONE and char != ":") or (not kind and literal == char):
+                    following.add(state + 1)
+            states = self._closure(following)
+            if not states:
+                return False
+        return len(self.tokens) in states
+
+    def _closure(self, states: set[int]) -> set[int]:
+        """Add the states reached by letting each run token match nothing."""
+        closed = set()
+        for state in states:
+            while state < len(self.tokens) and self.tokens[state][0] in (_ANY_RUN, _SEGMENT_RUN):
+                closed.add(state)
+                state += 1
+            closed.add(state)
+        return closed
+
+
+def _compile(tokens: list[tuple[str, str]], fold: bool) -> Glob:
+    stars = sum(kind in (_ANY_RUN, _SEGMENT_RUN) for kind, _ in tokens)
+    if stars > MAX_REGEX_STARS:
+        lowered = tuple((kind, literal.lower() if fold else literal) for kind, literal in tokens)
+        return Glob(lowered, fold, None)
+    classes = {_ANY_RUN: ".*", _SEGMENT_RUN: "[^:]*", _ANY_ONE: ".", _SEGMENT_ONE: "[^:]"}
+    body = "".join(classes[kind] if kind else re.escape(literal) for kind, literal in tokens)
+    flags = re.DOTALL | (re.IGNORECASE if fold else 0)
+    return Glob(tuple(tokens), fold, re.compile(body, flags))
+
+
+def _glob_tokens(pattern: str) -> list[tuple[str, str]]:
+    """Tokens of a plain glob: `*` any run, `?` any one character, everything else literal."""
+    return [(_ANY_RUN, "") if char == "*" else (_ANY_ONE, "") if char == "?" else ("", char) for char in pattern]
 
 
 @lru_cache(maxsize=65536)
-def _like_regex(pattern: str) -> re.Pattern[str]:
-    return re.compile(_glob_regex(pattern, "."), re.DOTALL)
+def _like_glob(pattern: str) -> Glob:
+    return _compile(_glob_tokens(pattern), fold=False)
 
 
 @lru_cache(maxsize=65536)
-def _action_regex(pattern: str) -> re.Pattern[str]:
-    return re.compile(_glob_regex(pattern, "."), re.IGNORECASE | re.DOTALL)
+def _action_glob(pattern: str) -> Glob:
+    return _compile(_glob_tokens(pattern), fold=True)
 
 
 def action_matches(pattern: str, action: str) -> bool:
     """Return whether an Action pattern (`s3:Get*`, `*`) covers an action, ignoring case."""
-    return _action_regex(pattern).fullmatch(action) is not None
+    return _action_glob(pattern).matches(action)
 
 
-def _resource_segment_regex(segment: str) -> str:
-    """Translate one colon-separated ARN segment of a Resource pattern.
+def _resource_segment_tokens(segment: str) -> list[tuple[str, str]]:
+    """Tokens of one colon-separated ARN segment of a Resource pattern.
 
     A `*` stays inside its segment unless it is the segment's last character, where it may run on
     across later colons, as the IAM User Guide describes for Resource wildcards.
     """
-    parts = []
+    tokens = []
     for position, char in enumerate(segment):
         if char == "*":
-            parts.append(".*" if position == len(segment) - 1 else "[^:]*")
+            tokens.append((_ANY_RUN if position == len(segment) - 1 else _SEGMENT_RUN, ""))
         elif char == "?":
-            parts.append("[^:]")
+            tokens.append((_SEGMENT_ONE, ""))
         else:
-            parts.append(re.escape(char))
-    return "".join(parts)
+            tokens.append(("", char))
+    return tokens
 
 
 @lru_cache(maxsize=65536)
-def _resource_regex(pattern: str) -> re.Pattern[str]:
-    if pattern == "*":
-        return re.compile(".*", re.DOTALL)
+def _resource_glob(pattern: str) -> Glob:
     head = pattern.split(":", 5)
     if len(head) < 6:
-        return re.compile(_glob_regex(pattern, "."), re.DOTALL)
-    segments = [_resource_segment_regex(segment) for segment in head[:5]]
-    segments.append(_glob_regex(head[5], "."))
-    return re.compile(":".join(segments), re.DOTALL)
+        return _compile(_glob_tokens(pattern), fold=False)
+    tokens: list[tuple[str, str]] = []
+    for segment in head[:5]:
+        tokens += _resource_segment_tokens(segment) + [("", ":")]
+    return _compile(tokens + _glob_tokens(head[5]), fold=False)
 
 
 def resource_matches(pattern: str, arn: str, context: RequestContext = EMPTY_CONTEXT) -> bool:
@@ -187,7 +240,7 @@ def resource_matches(pattern: str, arn: str, context: RequestContext = EMPTY_CON
         if resolved is None:
             return False
         pattern = resolved
-    return _resource_regex(pattern).fullmatch(arn) is not None
+    return _resource_glob(pattern).matches(arn)
 
 
 def resolve_variables(text: str, context: RequestContext) -> str | None:
@@ -229,7 +282,7 @@ def _arn_condition_matches(pattern: str, value: str) -> bool:
     if len(pattern_parts) != 6 or len(value_parts) != 6:
         return False
     return all(
-        re.fullmatch(_glob_regex(pattern_part, "."), value_part, re.DOTALL) is not None
+        _like_glob(pattern_part).matches(value_part)
         for pattern_part, value_part in zip(pattern_parts, value_parts)
     )
 
@@ -304,7 +357,7 @@ class Condition:
         if base in _ARN_OPERATORS:
             return _arn_condition_matches(resolved, value)
         if base in ("stringlike", "stringnotlike"):
-            return _like_regex(resolved).fullmatch(value) is not None
+            return _like_glob(resolved).matches(value)
         if base in ("stringequalsignorecase", "stringnotequalsignorecase"):
             return value.lower() == resolved.lower()
         return value == resolved
