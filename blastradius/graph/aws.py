@@ -11,7 +11,7 @@ Two kinds of node keep the edge count near principals + secrets on large account
   policy names principals one by one;
 - when one decision covers many secrets (a wildcard or a prefix grant), the principal reaches them
   through the folders they fill (`aws_secret_folder`: every secret whose name starts with `team-a/`,
-  say, which the folders of the account's tree share), or else through one `aws_secret_set` node
+  for example, which the folders of the account's tree share), or else through one `aws_secret_set` node
   shared by every principal that gets that same set.
 """
 
@@ -242,7 +242,7 @@ class AwsGraph:
     def _group_targets(self, secret_arns: list[str]) -> tuple[list[str], list[str]]:
         """Return the folder or set nodes that stand for many secrets, and the secrets still needing an edge each.
 
-        Many principals get the same group of secrets, so the answer is kept per group.
+        Many principals get the same group of secrets, so the result is kept per group.
         """
         group = frozenset(secret_arns)
         if group not in self._group_cache:

@@ -127,7 +127,7 @@ def aws_secret_folder(account_id: str, prefix: str) -> str:
 
 
 def aws_set(digest: str) -> str:
-    """A set of secrets or principals that one decision covers, named by a digest of its members' ARNs."""
+    """Return the id of a set of secrets or principals that one decision covers, named by a digest of its members' ARNs."""
     return f"aws:set:{digest}"
 
 

@@ -5,7 +5,7 @@ A path is walked with a small state beside the node:
   edge: from there only edges that spread an overwrite (`overwrite_continues`) may follow;
 - `use` is set right after External Secrets acts as an identity for the walker (`use_read` or
   `use_write` edges): the next edge must be one whose `after_use` matches, so a store's cloud
-  identity lends its secret reads to whoever can use the store, and nothing else. An edge that
+  identity lends its secret reads to every subject that can use the store, and nothing else. An edge that
   `passes_use` (a principal to its shared permission set) keeps the pending use for the next edge.
 
 Shortest paths come first. A path over an edge with conditions is conditional; a principal is

@@ -344,20 +344,22 @@ class AccountAuthorizations:
 
     def _evaluate_secrets(self, principal: Principal, capability: Capability, candidates: set[str]) -> list[tuple[str, Decision]]:
         """Decide each candidate secret, evaluating once per class of secrets the principal's statements cannot tell apart."""
-        results = []
-        for members in self._secret_classes(principal, SECRET_ACTIONS[capability], candidates, by_key=True):
-            decision = self._secret_decision(principal, self._model.secrets[min(members)], capability)
-            if decision is not None:
-                results += [(arn, decision) for arn in members]
-        results.sort()
-        return results
+        classes = self._secret_classes(principal, SECRET_ACTIONS[capability], candidates, by_key=True)
+        return self._decide_per_class(classes, lambda secret: self._secret_decision(principal, secret, capability))
 
     def _evaluate_secret_action(self, principal: Principal, action: str, candidates: set[str]) -> list[tuple[str, Decision]]:
         """Decide one Secrets Manager action without the KMS key, once per class of equal secrets."""
+        classes = self._secret_classes(principal, (action,), candidates, by_key=False)
+        return self._decide_per_class(
+            classes, lambda secret: self._evaluator.evaluate(principal, action, self._model.secret_resource(secret)))
+
+    def _decide_per_class(self, classes: list[set[str]],
+                          decide: Callable[[Secret], Decision | None]) -> list[tuple[str, Decision]]:
+        """Decide one member of each class and give its decision to every member; return the allowed ones by ARN."""
         results = []
-        for members in self._secret_classes(principal, (action,), candidates, by_key=False):
-            decision = self._evaluator.evaluate(principal, action, self._model.secret_resource(self._model.secrets[min(members)]))
-            if decision.possible:
+        for members in classes:
+            decision = decide(self._model.secrets[min(members)])
+            if decision is not None and decision.possible:
                 results += [(arn, decision) for arn in members]
         results.sort()
         return results

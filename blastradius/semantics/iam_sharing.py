@@ -4,10 +4,10 @@ Two facts keep the cost of "which secrets can each principal read" near the numb
 statements and matches instead of principals × secrets:
 
 - **Permission sets.** Users and roles of one account with the same policies (in the same order,
-  the same boundary, tags, kind and service-linked status) get the same decision on every secret,
-  unless a policy looks at who is asking: a condition on `aws:PrincipalArn`, `aws:username`,
-  `aws:userid` or `aws:SourceIdentity`, a policy variable, or a Principal element that names single
-  principals. A secret whose resource or key policy does so in a way that can separate two members
+  the same boundary, tags, kind and service-linked status) get the same decision on every secret.
+  The exception is a policy that tests the caller. It does so with a condition on
+  `aws:PrincipalArn`, `aws:username`, `aws:userid` or `aws:SourceIdentity`, a policy variable, or
+  a Principal element that names single principals. A secret whose resource or key policy does so in a way that can separate two members
   (it names some members but not all, or its condition holds for some and not others) is
   "personal" to that set and is evaluated per member. So is a secret whose account, or whose key's
   account, has an RCP that separates them. A principal whose own policies look at its identity

@@ -836,7 +836,7 @@ def bound_role_escalations(grants: Iterable[Grant]) -> list[Capability]:
     """Return an `escalate_roles` capability for each subject that can rewrite a role it is bound to.
 
     Adding rules the caller does not hold to a Role or ClusterRole needs `escalate` and `update` (or
-    `patch`) on it. A subject bound to that role then holds whatever it adds, in the scope of its
+    `patch`) on it. A subject bound to that role then has whatever it adds, in the scope of its
     binding, with no new binding. A ClusterRole is a cluster-scoped object, so only cluster-wide
     grants count for it; for a Role, grants in its namespace count too.
     """

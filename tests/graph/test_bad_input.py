@@ -265,4 +265,5 @@ def test_bound_serviceaccount_added_from_manifests(server, expected):
     data["clusters"][0]["server"] = server
     graph = build_graph(data)
     sa_set = "k8s:test:serviceaccounts-in:kube-system"
-    assert (sa_set in graph.g and graph.g.has_edge(sa_set, "k8s:test:serviceaccount:kube-system/namespace-controller")) is expected
+    assert (sa_set in graph.g) is expected
+    assert graph.g.has_edge(sa_set, "k8s:test:serviceaccount:kube-system/namespace-controller") is expected

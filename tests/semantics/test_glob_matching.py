@@ -1,4 +1,4 @@
-"""Wildcard matching: the state-set matcher that replaces regexes for many-star patterns gives the same answers."""
+"""Wildcard matching: the state-set matcher that replaces regexes for many-star patterns gives the same results."""
 
 from __future__ import annotations
 
