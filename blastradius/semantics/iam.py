@@ -355,7 +355,7 @@ class AccountAuthorizations:
 
     def _decide_per_class(self, classes: list[set[str]],
                           decide: Callable[[Secret], Decision | None]) -> list[tuple[str, Decision]]:
-        """Decide one member of each class and give its decision to every member; return the allowed ones by ARN."""
+        """Decide one member of each class and give its decision to every member. Return the allowed ones, sorted by ARN."""
         results = []
         for members in classes:
             decision = decide(self._model.secrets[min(members)])
